@@ -1,0 +1,68 @@
+"""Opening PostgreSQL connections and applying the schema migrations (yoyo, plain SQL files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from yoyo import get_backend, read_migrations
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class SchemaNotCurrentError(RuntimeError):
+    """The database lacks migrations this code needs; run ``newsmill migrate``."""
+
+
+def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A new connection; callers own it (open after a worker forks, never before)."""
+    return psycopg.connect(database_url, autocommit=autocommit, application_name="newsmill")
+
+
+@contextmanager
+def transaction(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection inside one transaction, committed on success and closed afterwards."""
+    with connect(database_url) as conn, conn.transaction():
+        yield conn
+
+
+def _yoyo_url(database_url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url
+
+
+def pending_migrations(database_url: str) -> list[str]:
+    """Ids of migrations on disk that the database has not applied."""
+    backend = get_backend(_yoyo_url(database_url))
+    try:
+        return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
+    finally:
+        backend.connection.close()
+
+
+def apply_migrations(database_url: str) -> list[str]:
+    """Apply every pending migration under yoyo's lock (safe to run from two hosts); returns their ids."""
+    backend = get_backend(_yoyo_url(database_url))
+    try:
+        with backend.lock():
+            todo = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
+            backend.apply_migrations(todo)
+            return [m.id for m in todo]
+    finally:
+        backend.connection.close()
+
+
+def require_current_schema(database_url: str) -> None:
+    """Refuse to run against an unmigrated database, with a message that says what to do."""
+    try:
+        missing = pending_migrations(database_url)
+    except psycopg.OperationalError as exc:
+        raise SchemaNotCurrentError(f"cannot reach the database at {database_url!r}: {exc}") from exc
+    if missing:
+        raise SchemaNotCurrentError(
+            f"the database is missing {len(missing)} migration(s) ({', '.join(missing)}); run `newsmill migrate` first"
+        )

@@ -1,0 +1,188 @@
+"""SQL for the ``items`` table: one row per discovered entry, and the pipeline's state machine.
+
+States move discovered → fetched → extracted → published, or to failed; this module is the only place that
+changes them. Every transition is conditional on the state it leaves, so a message delivered twice, or a
+sweeper re-enqueue racing a slow worker, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg.rows import class_row
+
+
+class ItemState(enum.StrEnum):
+    DISCOVERED = "discovered"
+    FETCHED = "fetched"
+    EXTRACTED = "extracted"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+FINAL_STATES = (ItemState.PUBLISHED, ItemState.FAILED)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    feed_id: int | None
+    guid: str | None
+    url: str
+    canonical_url: str
+    entry_title: str | None
+    entry_author: str | None
+    entry_published_at: datetime | None
+    entry_language: str | None
+    state: str
+    attempts: int
+    outcome: str | None
+    last_error: str | None
+    failed_from: str | None
+    sweep_at: datetime
+    state_changed_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewItem:
+    guid: str | None
+    url: str
+    canonical_url: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+
+
+def insert_new_items(
+    conn: psycopg.Connection, feed_id: int, entries: Sequence[NewItem], sweep_at: datetime
+) -> list[int]:
+    """Insert entries not seen before (by feed GUID or canonical URL); returns the new ids only."""
+    new_ids: list[int] = []
+    with conn.cursor() as cur:
+        for e in entries:
+            cur.execute(
+                """
+                INSERT INTO items (feed_id, guid, url, canonical_url, entry_title, entry_author,
+                                   entry_published_at, entry_language, sweep_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT DO NOTHING RETURNING id
+                """,
+                (feed_id, e.guid, e.url, e.canonical_url, e.title, e.author, e.published_at, e.language,
+                 sweep_at),
+            )  # fmt: skip
+            row = cur.fetchone()
+            if row is not None:
+                new_ids.append(row[0])
+    return new_ids
+
+
+def claim(conn: psycopg.Connection, item_id: int, state: ItemState, sweep_at: datetime) -> Item | None:
+    """Take an item that is in ``state`` for one attempt: counts the attempt (so a page that kills its
+    worker every time is recognised) and pushes the sweeper's deadline out. None if it has moved on."""
+    with conn.cursor(row_factory=class_row(Item)) as cur:
+        return cur.execute(
+            """
+            UPDATE items SET attempts = attempts + 1, sweep_at = %s
+            WHERE id = %s AND state = %s RETURNING *
+            """,
+            (sweep_at, item_id, state.value),
+        ).fetchone()
+
+
+def advance(
+    conn: psycopg.Connection, item_id: int, from_state: ItemState, to_state: ItemState, sweep_at: datetime
+) -> bool:
+    """Move an item to its next state; False if another delivery already did."""
+    return (
+        conn.execute(
+            """
+            UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
+                             sweep_at = %s, state_changed_at = now()
+            WHERE id = %s AND state = %s
+            """,
+            (to_state.value, sweep_at, item_id, from_state.value),
+        ).rowcount
+        == 1
+    )
+
+
+def defer(
+    conn: psycopg.Connection,
+    item_id: int,
+    outcome: str,
+    reason: str,
+    sweep_at: datetime,
+    *,
+    refund: bool = False,
+) -> None:
+    """Record a transient failure; the sweeper picks the item up again at ``sweep_at``. ``refund`` gives
+    back the attempt ``claim`` counted, when the delay was our own doing (a busy host)."""
+    conn.execute(
+        """
+        UPDATE items SET outcome = %s, last_error = %s, sweep_at = %s,
+                         attempts = attempts - CASE WHEN %s THEN 1 ELSE 0 END
+        WHERE id = %s
+        """,
+        (outcome, reason[:2000], sweep_at, refund, item_id),
+    )
+
+
+def fail(conn: psycopg.Connection, item_id: int, outcome: str, reason: str) -> None:
+    """End an item as failed with its reason (kept for editors and ops; never silently dropped)."""
+    conn.execute(
+        """
+        UPDATE items SET failed_from = state, state = 'failed', outcome = %s, last_error = %s,
+                         state_changed_at = now()
+        WHERE id = %s AND state NOT IN ('published', 'failed')
+        """,
+        (outcome, reason[:2000], item_id),
+    )
+
+
+def get_item(conn: psycopg.Connection, item_id: int) -> Item | None:
+    with conn.cursor(row_factory=class_row(Item)) as cur:
+        return cur.execute("SELECT * FROM items WHERE id = %s", (item_id,)).fetchone()
+
+
+def claim_stale(
+    conn: psycopg.Connection, now: datetime, recheck_after: timedelta, limit: int
+) -> list[tuple[int, ItemState]]:
+    """Items whose sweep deadline passed: their message was lost, their worker died, or their backoff ended.
+    Their deadline moves on by ``recheck_after`` so one sweep does not re-enqueue them again at once."""
+    rows = conn.execute(
+        """
+        WITH stale AS (
+            SELECT id FROM items
+            WHERE state NOT IN ('published', 'failed') AND sweep_at <= %(now)s
+            ORDER BY sweep_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        )
+        UPDATE items i SET sweep_at = %(next)s FROM stale WHERE i.id = stale.id RETURNING i.id, i.state
+        """,
+        {"now": now, "next": now + recheck_after, "limit": limit},
+    ).fetchall()
+    return [(r[0], ItemState(r[1])) for r in rows]
+
+
+def count_by_state(conn: psycopg.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall()
+    return {str(state): int(n) for state, n in rows}
+
+
+def count_in_flight(conn: psycopg.Connection, now: datetime, horizon: timedelta) -> int:
+    """Unfinished items that are being worked on or due within ``horizon``; items waiting out a longer
+    backoff after a transient failure are not counted (they are the next run's business)."""
+    row = conn.execute(
+        """
+        SELECT count(*) FROM items
+        WHERE state NOT IN ('published', 'failed')
+          AND (outcome IS NULL OR outcome = 'ok' OR sweep_at <= %s)
+        """,
+        (now + horizon,),
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,96 @@
+"""The one home of newsmill's configuration: every NEWSMILL_ variable, its default, validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _f(default: Any, doc: str, **limits: float) -> Any:
+    return cast("Any", Field)(default=default, description=doc, **limits)
+
+
+class Settings(BaseSettings):
+    """Read once from the environment (prefix ``NEWSMILL_``); an invalid value fails at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSMILL_", extra="ignore", frozen=True)
+
+    # Services
+    database_url: str = _f("postgresql://127.0.0.1:5432/newsmill", "PostgreSQL URL (libpq form).")
+    redis_url: str = _f("redis://127.0.0.1:6379/0", "Redis URL: the Celery broker and the shared host limiter.")
+    data_dir: Path | None = _f(None, "Embedded services' data and caches; default: the user's data dir.")
+
+    # Polling policy (seconds)
+    poll_interval: int = _f(900, "Nominal seconds between polls of a feed with no better evidence.", gt=0)
+    poll_min_interval: int = _f(300, "Never poll one feed more often than this (seconds).", gt=0)
+    poll_max_interval: int = _f(86_400, "Never wait longer than this between polls, even failing (s).", gt=0)
+    dispatch_every: float = _f(10.0, "How often beat asks the dispatcher for due feeds (seconds).", gt=0)
+    dispatch_batch: int = _f(500, "Feeds claimed per dispatcher run.", gt=0)
+    poll_lease: int = _f(600, "A claimed feed is due again after this if its poll was lost (s).", gt=0)
+    max_queue_depth: int = _f(5_000, "The dispatcher enqueues no polls while the feeds queue is this long.", gt=0)
+    max_entries_per_poll: int = _f(1_000, "Entries read from one feed document; the rest are skipped.", gt=0)
+
+    # Sweeper
+    sweep_every: float = _f(60.0, "How often the sweeper looks for items whose state has not moved (s).", gt=0)
+    stuck_after: int = _f(300, "An item whose state has not moved for this long is re-enqueued (s).", gt=0)
+    max_attempts: int = _f(5, "Tries of one item (transient failures, killed workers) before it fails.", gt=0)
+    retry_base_delay: float = _f(30.0, "First retry delay of an item after a transient failure; doubles (s).", gt=0)
+
+    # Outbound HTTP
+    allow_private_hosts: bool = _f(False, "Allow fetching private, loopback and link-local addresses.")
+    private_allowlist: str = _f("", "Comma-separated networks (CIDR) allowed even when private hosts are not.")
+    user_agent: str = _f("newsmill/0.1 (+https://github.com/newsmill/newsmill)", "User-Agent of every request.")
+    connect_timeout: float = _f(5.0, "Seconds to establish a connection.", gt=0)
+    read_timeout: float = _f(10.0, "Seconds without a byte before a read fails.", gt=0)
+    total_timeout: float = _f(30.0, "Seconds for a whole fetch, redirects included.", gt=0)
+    max_response_bytes: int = _f(10 * 1024 * 1024, "Largest body accepted, after decompression (bytes).", gt=0)
+    max_redirects: int = _f(5, "Redirects followed per fetch.", ge=0, le=20)
+    host_min_delay: float = _f(1.0, "Seconds between two requests to one host, across all workers.", ge=0)
+    host_max_concurrency: int = _f(2, "Requests in flight to one host, across all workers.", gt=0)
+    respect_robots: bool = _f(True, "Honour robots.txt for article fetches.")
+
+    # Extraction limits (trafilatura's Python API has no timeout of its own)
+    extract_soft_time_limit: int = _f(60, "Seconds before an extraction is stopped and the item failed.", gt=0)
+    extract_time_limit: int = _f(90, "Seconds before the extracting process is killed and replaced.", gt=0)
+    worker_max_tasks_per_child: int = _f(200, "Tasks before a worker process is replaced.", gt=0)
+    worker_max_memory_per_child_kb: int = _f(400_000, "Resident KiB after which a process is replaced.", gt=0)
+
+    # Enrichment
+    dedup_threshold: float = _f(0.8, "Similarity from which an article is a near-duplicate (0..1].", gt=0, le=1)
+    language_min_chars: int = _f(40, "Shorter texts get language 'und' unless a page/feed hint decides.", gt=0)
+    language_prefix_chars: int = _f(2_000, "Characters of text given to language detection.", gt=0)
+
+    # Retention
+    raw_html_retention_days: int = _f(30, "Raw HTML older than this is pruned (article text stays).", gt=0)
+
+    # API
+    admin_token: str | None = _f(None, "Bearer token for managing topics, feeds and subscriptions over HTTP.")
+    api_host: str = _f("127.0.0.1", "Address `newsmill api` listens on.")
+    api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
+    public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")
+
+    # Observability
+    metrics_port: int | None = _f(None, "Serve Prometheus metrics on this port (workers, beat).", gt=0)
+
+    # Logging
+    log_level: str = _f("INFO", "Log level.")
+    log_json: bool | None = _f(None, "JSON log lines (default: when stderr is not a terminal).")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the source of the README's table."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = "" if field.default is None else str(field.default)
+        rows.append((f"NEWSMILL_{name.upper()}", default, field.description or ""))
+    return rows
