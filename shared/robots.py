@@ -1,0 +1,93 @@
+"""robots.txt for article fetches (RFC 9309), fetched with our client and cached per origin in Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from urllib.parse import urlsplit, urlunsplit
+
+from protego import Protego
+from redis import Redis
+
+from shared.errors import Outcome, PermanentError, TransientError
+from shared.http_client import FetchPolicy, fetch
+
+KEY_PREFIX = "newsmill:robots:"
+MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309 §2.5: parse at least 500 KiB; we read no more
+UNREACHABLE_TTL = 600  # seconds an unreachable robots.txt blocks a host before we ask again
+_RULES, _UNREACHABLE = b"R", b"U"
+
+
+class RobotsCache:
+    """Answers "may we fetch this URL?" per RFC 9309, caching each origin's answer in Redis for ``ttl`` seconds.
+
+    - 2xx: the rules apply (only the first 500 KiB are read, RFC 9309 §2.5).
+    - Redirects are followed by our client, at least five of them (§2.3.1.2).
+    - 4xx and other permanent failures (redirect loops, refused redirect targets): "unavailable", everything is
+      allowed (§2.3.1.3), cached for ``ttl``.
+    - 5xx, 429, timeouts and network errors: "unreachable", everything is disallowed (§2.3.1.4). ``allowed``
+      raises TransientError (the fetch's outcome, ``retry_after`` set) instead of returning False, so the
+      article is retried later rather than recorded as disallowed. This state is cached for only 10 minutes.
+    """
+
+    def __init__(self, redis: Redis, policy: FetchPolicy, ttl: int = 86_400) -> None:
+        self.redis = redis
+        # RFC 9309 §2.4: do not use a cached copy for more than 24 hours.
+        self.ttl = min(ttl, 86_400)
+        self.policy = dataclasses.replace(
+            policy, max_bytes=MAX_ROBOTS_BYTES, max_redirects=max(policy.max_redirects, 5)
+        )
+        # Match groups on the product token only: a full User-Agent carries URLs and comments that
+        # could match unrelated groups (RFC 9309 §2.2.1).
+        self.agent = policy.user_agent.split("/", 1)[0].split()[0] if policy.user_agent.strip() else "*"
+        self._parsed: dict[str, tuple[bytes, Protego]] = {}  # origin -> (digest, parser): skip re-parsing
+
+    def allowed(self, url: str) -> bool:
+        """True when robots.txt lets us fetch ``url``; raises TransientError while robots.txt is unreachable."""
+        origin = _origin(url)
+        if urlsplit(url).path == "/robots.txt":
+            return True  # RFC 9309 §2.2.2: robots.txt itself is always allowed
+        key = KEY_PREFIX + origin
+        entry = self.redis.get(key)
+        if entry is None:
+            entry = self._refresh(origin, key)
+        raw = entry.encode() if isinstance(entry, str) else bytes(entry)
+        kind, _, payload = raw.partition(b"\n")
+        if kind == _UNREACHABLE:
+            outcome, _, reason = payload.decode("utf-8", "replace").partition("\n")
+            wait = self.redis.pttl(key)
+            retry_after = int(wait) / 1000 if isinstance(wait, int) and wait > 0 else float(UNREACHABLE_TTL)
+            raise TransientError(Outcome(outcome), f"robots.txt unreachable: {reason}", retry_after=retry_after)
+        return self._parser(origin, payload).can_fetch(url, self.agent)
+
+    def _refresh(self, origin: str, key: str) -> bytes:
+        """Fetch robots.txt of ``origin`` and store what it means; returns the stored entry."""
+        try:
+            result = fetch(origin + "/robots.txt", self.policy, truncate=True)
+        except PermanentError:
+            entry, ttl = _RULES + b"\n", self.ttl  # unavailable: no rules, all allowed
+        except TransientError as exc:
+            entry = b"\n".join((_UNREACHABLE, exc.outcome.value.encode(), exc.reason.encode("utf-8", "replace")))
+            ttl = UNREACHABLE_TTL if exc.retry_after is None else max(UNREACHABLE_TTL, round(exc.retry_after))
+        else:
+            # 304 cannot happen (no validators sent); any 2xx body is the rules, however it is labelled.
+            entry, ttl = _RULES + b"\n" + result.body, self.ttl
+        self.redis.set(key, entry, ex=ttl)
+        return entry
+
+    def _parser(self, origin: str, body: bytes) -> Protego:
+        digest = hashlib.sha256(body).digest()
+        cached = self._parsed.get(origin)
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        parser = Protego.parse(body.decode("utf-8", errors="replace"))  # RFC 9309 §2.3: UTF-8
+        self._parsed[origin] = (digest, parser)
+        return parser
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of ``url``: robots.txt applies per scheme, host and port (RFC 9309 §2.3)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentError(Outcome.BLOCKED_ADDRESS, f"not an http(s) URL: {url!r}")
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2].lower(), "", "", ""))
