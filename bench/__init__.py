@@ -1,0 +1,1 @@
+"""Benchmarks of newsmill stages on the development data beside the project."""

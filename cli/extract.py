@@ -1,0 +1,100 @@
+"""`newsmill extract`: show how one page is cleaned, or clean a batch of pages given as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.encoding import decode_html
+from shared.errors import StageError
+from shared.http_client import FetchPolicy, check_content_type, fetch
+from shared.settings import get_settings
+from workers.extract import ExtractedPage, extract_page
+from workers.extract_batch import extract_lines
+
+err = Console(stderr=True)
+
+
+def _load(source: str) -> tuple[str, str]:
+    """(html, url) of a URL fetched with our HTTP client, or of a local file (its URL is file://…)."""
+    if source.startswith(("http://", "https://")):
+        result = fetch(source, FetchPolicy.from_settings(get_settings()))
+        check_content_type(result, "html")
+        return decode_html(result.body, result.headers.get("content-type")).text, result.url
+    path = Path(source)
+    if not path.is_file():
+        err.print(f"[red]not a URL nor a readable file: {source}[/]")
+        raise typer.Exit(2)
+    return decode_html(path.read_bytes(), None).text, path.resolve().as_uri()
+
+
+def _as_json(page: ExtractedPage, url: str) -> dict[str, Any]:
+    return {
+        "url": url,
+        "title": page.title,
+        "author": page.author,
+        "site_name": page.site_name,
+        "published_at": page.published_at.isoformat() if page.published_at else None,
+        "date_source": page.date_source,
+        "language_hint": page.language_hint,
+        "canonical_url": page.canonical_url,
+        "text": page.text,
+    }
+
+
+def _show(page: ExtractedPage, url: str) -> None:
+    out = Console()
+    table = Table(show_header=False, box=None)
+    date = f"{page.published_at.isoformat()} ({page.date_source})" if page.published_at else "-"
+    for name, value in (
+        ("url", url), ("title", page.title), ("author", page.author), ("site", page.site_name),
+        ("date", date), ("language hint", page.language_hint), ("canonical", page.canonical_url),
+        ("lines", str(len(page.text.splitlines()))),
+    ):  # fmt: skip
+        table.add_row(f"[bold]{name}[/]", value or "-")
+    out.print(table)
+    out.rule()
+    # Article text is printed as is: markup in it ("[b]") is not interpreted, and the terminal wraps lines
+    # itself so a copied paragraph stays one line.
+    out.print(page.text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _batch(workers: int) -> None:
+    for record in extract_lines(sys.stdin, workers=workers):
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()  # one line out per page as soon as it is ready: readers can stream
+
+
+def extract(
+    source: str | None = typer.Argument(None, help="URL or HTML file of one page (not with --jsonl)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
+    jsonl: bool = typer.Option(False, "--jsonl", help='Batch: {"id","url","html"} lines on stdin, records out.'),
+    workers: int = typer.Option(os.cpu_count() or 1, "--workers", min=1, help="Processes of the --jsonl batch."),
+) -> None:
+    """Show how one page is cleaned, or clean a batch of pages (--jsonl)."""
+    if jsonl:
+        if source is not None:
+            err.print("[red]--jsonl reads pages from stdin; give no SOURCE[/]")
+            raise typer.Exit(2)
+        _batch(workers)
+        return
+    if source is None:
+        err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
+        raise typer.Exit(2)
+    try:
+        html, url = _load(source)
+        page = extract_page(html, url)
+    except StageError as exc:
+        err.print(f"[red]{exc.outcome.value}[/]: {exc.reason}", highlight=False)
+        raise typer.Exit(1) from exc
+    if json_out:
+        typer.echo(json.dumps(_as_json(page, url), ensure_ascii=False))
+    else:
+        _show(page, url)

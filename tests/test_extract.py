@@ -1,0 +1,156 @@
+"""Extraction: the seed page gives the expected text, metadata does not lie, saved pages do not regress."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import trafilatura
+
+from shared.encoding import decode_html
+from shared.errors import Outcome, PermanentError
+from workers.extract import EntryHints, choose_date, extract_page, normalise_language
+
+from .conftest import FIXTURES
+
+SEED_URL = "https://www.lequotidiendumonde.example/monde/2024/11/17/biden-autorise-ukraine-missiles-longue-portee/"
+PARIS = timezone(timedelta(hours=1))
+NEW_YORK = timezone(timedelta(hours=-5))
+FEED = datetime(2024, 3, 5, 18, 30, tzinfo=UTC)
+PARAGRAPH = (
+    "Le conseil municipal a voté jeudi soir le budget de la ville pour l’année prochaine, après un débat de "
+    "plus de quatre heures sur la rénovation des écoles et le prix des transports en commun."
+)
+
+
+def _page(head: str, body: str) -> str:
+    paragraphs = "".join(f"<p>{PARAGRAPH} ({n})</p>" for n in range(4))
+    return (
+        f"<html lang='fr'><head>{head}</head><body><header><nav><a href='/'>Accueil</a></nav></header>"
+        f"<article>{body}{paragraphs}</article><footer><p>© 2024 La Gazette du Port</p></footer></body></html>"
+    )
+
+
+@pytest.fixture(scope="module")
+def seed_page() -> str:
+    return (FIXTURES / "seed" / "seed_page.html").read_text(encoding="utf-8")
+
+
+def test_the_seed_page_gives_the_expected_text_line_for_line(seed_page: str) -> None:
+    page = extract_page(seed_page, SEED_URL)
+    expected = (FIXTURES / "seed" / "expected.txt").read_text(encoding="utf-8").splitlines()
+    assert page.text.split("\n") == expected
+    assert page.title == "Joe Biden autorise l’Ukraine à frapper la Russie avec des missiles à longue portée"
+    assert page.site_name == "Le Quotidien du Monde"
+    assert page.author == "Claire Dumas"
+    assert page.language_hint == "fr"
+    assert page.canonical_url == SEED_URL
+
+
+def test_the_seed_page_keeps_no_comment_nor_related_links(seed_page: str) -> None:
+    text = extract_page(seed_page, SEED_URL).text
+    comments = ["escalade dangereuse", "main attachée", "Laisser un commentaire"]
+    boilerplate = ["Related News", "Zelensky appelle", "Partager", "Abonnez-vous", "© 2024", "Les plus lus"]
+    for leftover in comments + boilerplate:
+        assert leftover not in text
+
+
+def test_the_seed_page_date_is_its_published_time_not_the_copyright_year(seed_page: str) -> None:
+    feed_date = datetime(2024, 11, 17, 20, 10, tzinfo=UTC)
+    page = extract_page(seed_page, SEED_URL, EntryHints(published_at=feed_date))
+    assert page.published_at == datetime(2024, 11, 17, 21, 5, tzinfo=PARIS)
+    assert page.date_source == "page"
+
+
+def test_a_copyright_year_never_beats_the_feed_date() -> None:
+    html = _page("<title>Budget voté</title>", "<h1>Budget voté</h1>")
+    feed_date = datetime(2024, 3, 5, 18, 30, tzinfo=UTC)
+    page = extract_page(html, "https://gazette.example/ville/budget", EntryHints(published_at=feed_date))
+    assert (page.published_at, page.date_source) == (feed_date, "feed")
+    bare = extract_page(html, "https://gazette.example/ville/budget")
+    assert (bare.published_at, bare.date_source) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("page_value", "feed", "expected"),
+    [
+        # A bare day agreeing with the feed keeps the feed's time (also when the feed's zone shifts its UTC day).
+        ("2024-03-05T00:00:00", FEED, (FEED, "feed")),
+        ("2024-03-05T00:00:00", datetime(2024, 3, 5, 23, 0, tzinfo=NEW_YORK),
+         (datetime(2024, 3, 5, 23, 0, tzinfo=NEW_YORK), "feed")),
+        # A bare day that disagrees: the page's metadata wins, at midnight UTC.
+        ("2024-03-04T00:00:00", FEED, (datetime(2024, 3, 4, tzinfo=UTC), "page")),
+        # A full time on the page wins.
+        ("2024-03-05T09:15:00+0100", FEED, (datetime(2024, 3, 5, 9, 15, tzinfo=PARIS), "page")),
+        ("2024-03-05T09:15:00", None, (datetime(2024, 3, 5, 9, 15, tzinfo=UTC), "page")),
+        # No page date: the feed's, made aware.
+        (None, datetime(2024, 3, 5, 18, 30), (datetime(2024, 3, 5, 18, 30, tzinfo=UTC), "feed")),
+        (None, None, (None, None)),
+        ("not a date", None, (None, None)),
+    ],
+)  # fmt: skip
+def test_choose_date(
+    page_value: str | None, feed: datetime | None, expected: tuple[datetime | None, str | None]
+) -> None:
+    result = choose_date(page_value, feed)
+    assert result == expected
+    assert result[0] is None or result[0].tzinfo is not None
+
+
+def test_a_date_only_page_agreeing_with_the_feed_keeps_the_feed_time() -> None:
+    html = _page("<meta name='date' content='2024-03-05'><title>Budget voté</title>", "")
+    feed_date = datetime(2024, 3, 5, 18, 30, tzinfo=UTC)
+    page = extract_page(html, "https://gazette.example/ville/budget", EntryHints(published_at=feed_date))
+    assert (page.published_at, page.date_source) == (feed_date, "feed")
+
+
+def test_feed_hints_fill_missing_metadata_and_the_headline_is_not_repeated() -> None:
+    html = _page("", "<p><b>Le budget de la ville adopté après quatre heures de débat</b></p>")
+    hints = EntryHints(title="Le budget de la ville adopté après quatre heures de débat !", author="Léa Martin")
+    page = extract_page(html, "https://gazette.example/ville/budget", hints)
+    assert page.title == hints.title
+    assert page.author == "Léa Martin"
+    assert page.text.split("\n")[0].startswith("Le conseil municipal a voté")
+
+
+def test_a_page_without_article_text_is_no_content() -> None:
+    html = "<html><body><nav><a href='/'>Accueil</a> <a href='/a'>À propos</a></nav></body></html>"
+    with pytest.raises(PermanentError) as caught:
+        extract_page(html, "https://gazette.example/")
+    assert caught.value.outcome is Outcome.NO_CONTENT
+    with pytest.raises(PermanentError):
+        extract_page("", "https://gazette.example/")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("fr-FR", "fr"), ("fr_FR", "fr"), ("EN", "en"), ("deu", "de"), ("pt-br", "pt"), ("fr, en", "fr"),
+     ("x-default", None), ("{{lang}}", None), ("", None), (None, None), ("haw", "haw")],
+)  # fmt: skip
+def test_normalise_language(value: str | None, expected: str | None) -> None:
+    assert normalise_language(value) == expected
+
+
+def test_language_hint_falls_back_to_og_locale_and_canonical_is_absolute() -> None:
+    head = "<meta property='og:locale' content='de_DE'><link rel='canonical' href='/ville/budget'>"
+    html = _page(head, "").replace("<html lang='fr'>", "<html>")
+    page = extract_page(html, "https://gazette.example/ville/budget?utm_source=rss")
+    assert page.language_hint == "de"
+    assert page.canonical_url == "https://gazette.example/ville/budget"
+
+
+def _saved_pages() -> list[tuple[str, dict[str, list[str] | str]]]:
+    data = json.loads((FIXTURES / "pages" / "evaldata.json").read_text(encoding="utf-8"))
+    return sorted(data.items())
+
+
+@pytest.mark.parametrize(("url", "entry"), _saved_pages(), ids=[e["file"] for _, e in _saved_pages()])
+def test_saved_pages_keep_every_snippet_raw_trafilatura_keeps(url: str, entry: dict[str, list[str] | str]) -> None:
+    html = decode_html((FIXTURES / "pages" / str(entry["file"])).read_bytes(), None).text
+    raw = trafilatura.extract(html, url=url) or ""
+    ours = extract_page(html, url).text
+    missing = [s for s in entry["with"] if s in raw and s not in ours]
+    assert missing == []
+    # And no boilerplate snippet that raw trafilatura leaves out comes back.
+    assert [s for s in entry["without"] if s in ours and s not in raw] == []
