@@ -1,0 +1,160 @@
+"""`newsmill topics`: load editor-owned topics, list them, test one on a page, re-tag stored articles."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from shared.db import article_topics, topics
+from shared.db.article_topics import NewTag
+from shared.db.articles import bump_cursor
+from shared.db.connection import connect
+from shared.settings import get_settings
+from workers.topics import Topic, evaluate, parse_topics, tag_article
+
+app = typer.Typer(help="Manage topics: the rules that tag articles (editors own them, as YAML).", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(value: str) -> timedelta:
+    """ "30m", "24h", "7d", "2w" as a timedelta."""
+    match = _AGE.match(value.lower())
+    if match is None:
+        raise typer.BadParameter(f"{value!r} is not an age like 30m, 24h, 7d or 2w")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def _stored_topics() -> list[tuple[int, Topic]]:
+    with connect(get_settings().database_url, autocommit=True) as conn:
+        rows = topics.all_topics(conn)
+    return [(r.id, Topic.from_stored(r.slug, r.name, r.description, r.rules)) for r in rows]
+
+
+@app.command("load")
+def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A topics YAML file.")) -> None:
+    """Create or update the topics of a YAML file (by slug); topics not in the file are left alone."""
+    try:
+        parsed = parse_topics(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    counts = dict.fromkeys(topics.UpsertStatus, 0)
+    with connect(get_settings().database_url) as conn, conn.transaction():  # all of the file or nothing
+        for t in parsed:
+            _, status = topics.upsert_topic(conn, t.slug, t.name, t.description, t.rules())
+            counts[status] += 1
+            if status is not topics.UpsertStatus.UNCHANGED:
+                console.print(f"{status}: [bold]{t.slug}[/]")
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    if counts[topics.UpsertStatus.UPDATED]:
+        console.print("stored articles keep their old tags until `newsmill topics retag`")
+
+
+@app.command("list")
+def list_() -> None:
+    """List topics with their language filter and how many articles they tag."""
+    with connect(get_settings().database_url, autocommit=True) as conn:
+        rows = topics.list_topics(conn)
+    table = Table("slug", "name", "languages", "articles")
+    for r in rows:
+        table.add_row(
+            r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count)
+        )
+    console.print(table)
+
+
+def _read_source(source: str, title: str | None) -> tuple[str | None, str, str | None]:
+    """(title, text, language hint) of a URL or an HTML file, extracted as the pipeline does, or of a text file."""
+    from shared.encoding import decode_html  # noqa: PLC0415 - trafilatura is slow to import; only `test` needs it
+    from workers.extract import extract_page  # noqa: PLC0415
+
+    if source.startswith(("http://", "https://")):
+        from shared.http_client import FetchPolicy, fetch  # noqa: PLC0415
+
+        result = fetch(source, FetchPolicy.from_settings(get_settings()))
+        html, url = decode_html(result.body, result.headers.get("content-type")).text, result.url
+    else:
+        path = Path(source)
+        if not path.is_file():
+            err.print(f"[red]not a URL nor a readable file: {source}[/]")
+            raise typer.Exit(2)
+        body = path.read_bytes()
+        if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
+            return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
+        html, url = decode_html(body, None).text, path.resolve().as_uri()
+    page = extract_page(html, url)
+    return title or page.title, page.text, page.language_hint
+
+
+@app.command("test")
+def check(
+    slug: str = typer.Argument(..., help="A stored topic's slug."),
+    source: str = typer.Argument(..., help="URL, HTML file, or plain-text file of an article."),
+    title: str | None = typer.Option(None, "--title", help="The headline (plain text has none; overrides a page's)."),
+    lang: str | None = typer.Option(None, "--lang", help="The article's language (default: detected)."),
+) -> None:
+    """Show which terms of a topic match an article, where, how often, and the score against min_score."""
+    with connect(get_settings().database_url, autocommit=True) as conn:
+        row = topics.get_topic(conn, slug)
+    if row is None:
+        err.print(f"[red]no topic {slug!r}[/] (see `newsmill topics list`)")
+        raise typer.Exit(1)
+    topic = Topic.from_stored(row.slug, row.name, row.description, row.rules)
+    headline, text, hint = _read_source(source, title)
+    if lang is None:
+        from workers.language import detect_language  # noqa: PLC0415 - langdetect loads profiles
+
+        s = get_settings()
+        lang = detect_language(text, page_hint=hint, prefix_chars=s.language_prefix_chars,
+                               min_chars=s.language_min_chars).language  # fmt: skip
+    ev = evaluate(topic, headline, text, lang)
+    console.print(f"[bold]{topic.slug}[/] ({topic.name}) on {escape(repr(headline or '(no title)'))}, language {lang}")
+    table = Table("term", "where", "title", "body", "points")
+    for hit in ev.hits:
+        table.add_row(hit.term, hit.where, str(hit.title_hits), str(hit.body_hits), f"{hit.points:g}")
+    for hit in ev.excluded_by:
+        table.add_row(f"[red]{hit.term}[/]", f"excludes ({hit.where})", str(hit.title_hits), str(hit.body_hits), "-")
+    console.print(table)
+    verdict = "[green]tagged[/]" if ev.tagged else f"[yellow]not tagged[/]: {ev.rejected}"
+    console.print(f"score {ev.score:g} (min_score {ev.min_score:g}): {verdict}")
+
+
+@app.command("retag")
+def retag(
+    since: str | None = typer.Option(None, "--since", help="Only articles fetched in the last 30m / 24h / 7d."),
+    batch_size: int = typer.Option(500, "--batch-size", min=1, help="Articles per transaction."),
+) -> None:
+    """Recompute the tags of stored articles with the current topics; changed articles reappear to readers."""
+    cutoff = datetime.now(UTC) - parse_age(since) if since else None
+    stored = _stored_topics()
+    ids_by_slug = {t.slug: topic_id for topic_id, t in stored}
+    rules = [t for _, t in stored]
+    done = changed = 0
+    columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with connect(get_settings().database_url, autocommit=True) as conn, Progress(*columns, console=err) as bar:
+        task = bar.add_task("retag", total=article_topics.count_articles_to_tag(conn, cutoff))
+        after = 0
+        while batch := article_topics.articles_to_tag(conn, after, cutoff, batch_size):
+            tags = [
+                NewTag(a.id, ids_by_slug[m.slug], m.score, m.matched_terms_json())
+                for a in batch
+                for m in tag_article(rules, a.title, a.text, a.language)
+            ]
+            published = {a.id for a in batch if a.cursor is not None}
+            with conn.transaction():
+                moved = article_topics.replace_tags(conn, [a.id for a in batch], tags)
+                # Only published articles get a new cursor: bumping an unpublished one would publish it.
+                bump_cursor(conn, [i for i in moved if i in published])
+            done, changed, after = done + len(batch), changed + len(moved), batch[-1].id
+            bar.advance(task, len(batch))
+    console.print(f"re-tagged {done} articles with {len(rules)} topics; {changed} now have different topics")

@@ -1,0 +1,148 @@
+"""SQL for the ``dedup_bands`` table: the LSH index of original articles, and the duplicate lookup over it.
+
+Only originals are indexed. Every duplicate is by definition within the threshold of its original, so a new
+copy of a story finds the original itself; indexing copies too would multiply the rows (wire stories run on
+dozens of sites) and make a popular story's buckets the slowest to look up, for the rare chain of copies that
+drift from the original step by step. Such a copy becomes an original of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import class_row
+
+from workers.dedup import DuplicateMatch, Sketch, content_hash, score, shingle_text
+
+# Each band key contributes at most this many ids, earliest first: a bucket crowded by a common template
+# cannot make one lookup slow. Candidates are then ranked by how many bands they share.
+MAX_PER_KEY = 50
+MAX_CANDIDATES = 20
+MAX_HOPS = 8  # duplicate_of always names a root, so chains are one hop; this only bounds a corrupt loop
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    text: str
+    duplicate_of: int | None
+    hits: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    rows: int
+    articles: int
+    total_bytes: int
+
+
+def find_duplicate(
+    conn: psycopg.Connection, text: str, sketch: Sketch, threshold: float, *, exclude_id: int | None = None
+) -> DuplicateMatch | None:
+    """The first-seen original of ``text`` (the same normalised text, else a confirmed LSH candidate), or None.
+
+    ``exclude_id`` is the article being checked, already stored. The similarity is against the article that
+    matched; when that one is itself a duplicate, ``original_id`` is its original."""
+    row = conn.execute(
+        "SELECT id, duplicate_of FROM articles WHERE content_hash = %s AND id IS DISTINCT FROM %s ORDER BY id LIMIT 1",
+        (content_hash(text), exclude_id),
+    ).fetchone()
+    if row is not None:
+        root = _root(conn, row[0]) if row[1] is not None else row[0]
+        return None if root == exclude_id else DuplicateMatch(root, 1.0, exact=True)
+    if not sketch.band_keys:
+        return None
+    shingles = shingle_text(text)
+    scored = [(c, score(shingles, shingle_text(c.text))) for c in _candidates(conn, sketch.band_keys, exclude_id)]
+    matches = [(c, s) for c, s in scored if s >= threshold]
+    if not matches:
+        return None
+    best, best_score = min(matches, key=lambda m: m[0].id)
+    root = _root(conn, best.id) if best.duplicate_of is not None else best.id
+    return None if root == exclude_id else DuplicateMatch(root, round(best_score, 4), exact=False)
+
+
+def _candidates(conn: psycopg.Connection, keys: list[int], exclude_id: int | None) -> list[Candidate]:
+    with conn.cursor(row_factory=class_row(Candidate)) as cur:
+        return cur.execute(
+            """
+            WITH hits AS (
+                SELECT c.article_id, count(*) AS hits
+                FROM unnest(%(keys)s::bigint[]) AS k(band_key)
+                CROSS JOIN LATERAL (
+                    SELECT b.article_id FROM dedup_bands b
+                    WHERE b.band_key = k.band_key AND b.article_id IS DISTINCT FROM %(exclude)s
+                    ORDER BY b.article_id LIMIT %(per_key)s
+                ) c
+                GROUP BY c.article_id
+                ORDER BY hits DESC, c.article_id
+                LIMIT %(limit)s
+            )
+            SELECT a.id, a.text, a.duplicate_of, h.hits FROM hits h JOIN articles a ON a.id = h.article_id
+            """,
+            {"keys": keys, "exclude": exclude_id, "per_key": MAX_PER_KEY, "limit": MAX_CANDIDATES},
+        ).fetchall()
+
+
+def _root(conn: psycopg.Connection, article_id: int) -> int:
+    """The end of the duplicate_of chain starting at ``article_id``."""
+    row = conn.execute(
+        """
+        WITH RECURSIVE chain (id, duplicate_of, depth) AS (
+            SELECT id, duplicate_of, 0 FROM articles WHERE id = %s
+            UNION ALL
+            SELECT a.id, a.duplicate_of, c.depth + 1 FROM articles a JOIN chain c ON a.id = c.duplicate_of
+            WHERE c.depth < %s
+        )
+        SELECT id FROM chain ORDER BY depth DESC LIMIT 1
+        """,
+        (article_id, MAX_HOPS),
+    ).fetchone()
+    return int(row[0]) if row else article_id
+
+
+def index_article(conn: psycopg.Connection, article_id: int, sketch: Sketch) -> None:
+    """Make the article's band keys exactly ``sketch.band_keys``: twice is once, and re-extracted text moves."""
+    conn.execute(
+        "DELETE FROM dedup_bands WHERE article_id = %s AND band_key <> ALL(%s::bigint[])",
+        (article_id, sketch.band_keys),
+    )
+    conn.execute(
+        """
+        INSERT INTO dedup_bands (band_key, article_id) SELECT unnest(%s::bigint[]), %s
+        ON CONFLICT DO NOTHING
+        """,
+        (sketch.band_keys, article_id),
+    )
+
+
+def unindex_article(conn: psycopg.Connection, article_id: int) -> None:
+    """Remove an article that turned out to be a duplicate (after re-extraction) from the index."""
+    conn.execute("DELETE FROM dedup_bands WHERE article_id = %s", (article_id,))
+
+
+def bulk_index(conn: psycopg.Connection, sketches: Iterable[tuple[int, Sketch]]) -> int:
+    """Load the band keys of articles not indexed yet with COPY (a rebuild or a backfill); returns rows."""
+    rows = 0
+    with conn.cursor() as cur, cur.copy("COPY dedup_bands (band_key, article_id) FROM STDIN") as copy:
+        for article_id, sketch in sketches:
+            for key in sketch.band_keys:
+                copy.write_row((key, article_id))
+            rows += len(sketch.band_keys)
+    return rows
+
+
+def index_stats(conn: psycopg.Connection) -> IndexStats:
+    """Rows, indexed articles and bytes on disk (table and its indexes)."""
+    with conn.cursor(row_factory=class_row(IndexStats)) as cur:
+        row = cur.execute(
+            """
+            SELECT count(*) AS rows, count(DISTINCT article_id) AS articles,
+                   pg_total_relation_size('dedup_bands') AS total_bytes
+            FROM dedup_bands
+            """
+        ).fetchone()
+    assert row is not None
+    return row

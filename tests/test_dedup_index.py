@@ -1,0 +1,132 @@
+"""The duplicate index on a real PostgreSQL: indexing is idempotent, lookups find the first-seen original."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+
+from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats, unindex_article
+from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
+from workers.dedup import BANDS, DuplicateMatch, content_hash, sketch_text
+
+
+def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = None) -> int:
+    """A feed, an item and its article, as the extract stage leaves them (ids grow with arrival)."""
+    row = db.execute(
+        "INSERT INTO feeds (url) VALUES ('https://wire.example/feed')"
+        " ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url RETURNING id"
+    ).fetchone()
+    assert row is not None
+    feed_id = row[0]
+    n = db.execute("SELECT count(*) FROM items").fetchone()
+    url = f"https://site{n[0] if n else 0}.example/story"
+    row = db.execute(
+        "INSERT INTO items (feed_id, url, canonical_url) VALUES (%s, %s, %s) RETURNING id", (feed_id, url, url)
+    ).fetchone()
+    assert row is not None
+    row = db.execute(
+        """
+        INSERT INTO articles (item_id, feed_id, url, canonical_url, fetched_at, text, word_count, content_hash,
+                              duplicate_of)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        """,
+        (row[0], feed_id, url, url, datetime.now(UTC), text, len(text.split()), content_hash(text), duplicate_of),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def add_indexed(db: psycopg.Connection, text: str) -> int:
+    article_id = add_article(db, text)
+    index_article(db, article_id, sketch_text(text))
+    return article_id
+
+
+def lookup(db: psycopg.Connection, text: str, exclude_id: int | None = None) -> DuplicateMatch | None:
+    return find_duplicate(db, text, sketch_text(text), THRESHOLD, exclude_id=exclude_id)
+
+
+def test_the_syndicated_copy_points_at_the_seed(db: psycopg.Connection) -> None:
+    seed_id = add_indexed(db, SEED)
+    copy_id = add_article(db, SYNDICATED)
+    match = lookup(db, SYNDICATED, exclude_id=copy_id)
+    assert match is not None
+    assert (match.original_id, match.exact) == (seed_id, False)
+    assert THRESHOLD <= match.similarity < 1.0
+
+
+def test_a_truncated_copy_is_found_and_another_article_on_the_event_is_not(db: psycopg.Connection) -> None:
+    seed_id = add_indexed(db, SEED)
+    words = SEED.split(" ")
+    match = lookup(db, " ".join(words[: int(len(words) * 0.6)]))
+    assert match is not None
+    assert match.original_id == seed_id
+    assert lookup(db, SAME_EVENT) is None
+
+
+def test_the_same_normalised_text_is_an_exact_duplicate(db: psycopg.Connection) -> None:
+    seed_id = add_article(db, SEED)  # not even indexed: the content hash is enough
+    copy = SEED.upper().replace("’", "'")
+    copy_id = add_article(db, copy)
+    match = lookup(db, copy, exclude_id=copy_id)
+    assert match is not None
+    assert (match.original_id, match.similarity, match.exact) == (seed_id, 1.0, True)
+    # Checking the original again once its copy points at it: the chain leads back to itself, no duplicate.
+    db.execute("UPDATE articles SET duplicate_of = %s WHERE id = %s", (seed_id, copy_id))
+    assert lookup(db, SEED, exclude_id=seed_id) is None
+
+
+def test_an_article_is_not_its_own_duplicate(db: psycopg.Connection) -> None:
+    seed_id = add_indexed(db, SEED)
+    assert lookup(db, SEED, exclude_id=seed_id) is None
+
+
+def test_a_match_on_a_duplicate_points_at_its_original(db: psycopg.Connection) -> None:
+    seed_id = add_article(db, SEED)
+    # An indexed duplicate (e.g. indexed before it was found to be one): its original is the answer.
+    copy_id = add_article(db, SYNDICATED, duplicate_of=seed_id)
+    index_article(db, copy_id, sketch_text(SYNDICATED))
+    tail = "\n".join(SYNDICATED.splitlines()[:10])
+    match = lookup(db, tail)
+    assert match is not None
+    assert match.original_id == seed_id
+
+
+def test_the_earliest_of_several_matching_originals_wins(db: psycopg.Connection) -> None:
+    first = add_indexed(db, SEED)
+    add_indexed(db, SYNDICATED)
+    match = lookup(db, SEED + "\nMis à jour à 18 h.")
+    assert match is not None
+    assert match.original_id == first
+
+
+def test_indexing_is_idempotent_and_follows_new_text(db: psycopg.Connection) -> None:
+    article_id = add_article(db, SEED)
+    index_article(db, article_id, sketch_text(SEED))
+    before = index_stats(db)
+    index_article(db, article_id, sketch_text(SEED))
+    assert index_stats(db) == before
+    assert (before.rows, before.articles) == (BANDS, 1)
+
+    index_article(db, article_id, sketch_text(SAME_EVENT))  # re-extracted with other text
+    keys = {r[0] for r in db.execute("SELECT band_key FROM dedup_bands WHERE article_id = %s", (article_id,))}
+    assert keys == set(sketch_text(SAME_EVENT).band_keys)
+    unindex_article(db, article_id)
+    assert index_stats(db).rows == 0
+
+
+def test_deleting_an_article_removes_its_keys(db: psycopg.Connection) -> None:
+    article_id = add_indexed(db, SEED)
+    db.execute("DELETE FROM articles WHERE id = %s", (article_id,))
+    assert index_stats(db).rows == 0
+
+
+def test_bulk_index_then_lookup_from_a_new_connection(db: psycopg.Connection, db_url: str) -> None:
+    ids = [add_article(db, text) for text in (SEED, SAME_EVENT)]
+    with db.transaction():
+        assert bulk_index(db, [(i, sketch_text(t)) for i, t in zip(ids, (SEED, SAME_EVENT), strict=True)]) == 2 * BANDS
+    with psycopg.connect(db_url) as fresh:  # the index is rows in Postgres: nothing to rebuild after a restart
+        match = lookup(fresh, SYNDICATED)
+    assert match is not None
+    assert match.original_id == ids[0]

@@ -1,0 +1,245 @@
+"""Topic tagging: editor-owned rules (terms, exclusions, language filter) scored against an article."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+# Apostrophes and hyphens come in many code points; one of each keeps terms and text comparable
+# ("l’Ukraine", "l'Ukraine"; "nord‑coréens", "nord-coréens").
+_APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
+_HYPHENS = dict.fromkeys(map(ord, "‐‑‒–—−"), "-")
+_WORD_SEP = r"[\s\-']+"  # between the words of a phrase: spaces, hyphens, elisions
+_TERM_CHARS = re.compile(r"^[\w\s\-'&.+*]+$")  # letters, digits, phrase and elision marks, "s&p", "c++", "u.s."
+_MIN_PREFIX = 3  # "a*" would match half the dictionary
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded (Cyrillic too)."""
+    decomposed = unicodedata.normalize("NFKD", text).translate(_APOSTROPHES).translate(_HYPHENS)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def term_key(term: str) -> str:
+    """A term's folded words joined by one space: two spellings with one key are one term."""
+    return " ".join(w for w in re.split(r"[\s\-]+", fold(term)) if w)
+
+
+def compile_term(term: str) -> re.Pattern[str]:
+    """A whole-word pattern over folded text; ``*`` ends a word as a prefix wildcard, nowhere else."""
+    words = term_key(term).split()
+    if not words or not _TERM_CHARS.match(term.translate(_APOSTROPHES).translate(_HYPHENS)):
+        raise ValueError(f"term {term!r} is empty or has characters rules do not allow")
+    parts = []
+    for word in words:
+        stem = word.removesuffix("*")
+        if "*" in stem or not stem:
+            raise ValueError(f"term {term!r}: '*' may only end a word")
+        if stem != word and len(words) == 1 and len(stem) < _MIN_PREFIX:
+            raise ValueError(f"term {term!r}: a wildcard needs at least {_MIN_PREFIX} letters before it")
+        parts.append(re.escape(stem) + (r"\w*" if stem != word else ""))
+    # Lookarounds, not \b: a term may start or end with a non-word character ("s&p", "c++").
+    return re.compile(r"(?<!\w)" + _WORD_SEP.join(parts) + r"(?!\w)")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A topic's terms by key (term_key): "invasión" listed for Spanish and "invasion" for English are one."""
+
+    patterns: dict[str, re.Pattern[str]]
+    needles: dict[str, str]  # the first word of each term, without '*': a cheap substring test first
+    spelling: dict[str, str]  # key -> first spelling, shown to editors
+    any_: tuple[str, ...]
+    all_: tuple[tuple[str, ...], ...]
+    exclude: tuple[str, ...]
+
+
+class Topic(BaseModel):
+    """One topic as editors write it in YAML; rules are compiled once, on validation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+    name: str = Field(min_length=1)
+    description: str | None = None
+    any_: list[str] = Field(default_factory=list, alias="any")
+    # Each entry must match; an entry may itself be a list of alternatives (one of them suffices).
+    all_: list[str | list[str]] = Field(default_factory=list, alias="all")
+    exclude: list[str] = Field(default_factory=list)
+    languages: list[str] | None = None
+    min_score: float = Field(default=3.0, ge=0)
+    title_weight: float = Field(default=3.0, ge=0)
+    body_weight: float = Field(default=1.0, ge=0)
+    body_hit_cap: int = Field(default=2, ge=1)
+
+    _compiled: _Compiled = PrivateAttr()
+
+    @field_validator("languages")
+    @classmethod
+    def _primary_subtags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else sorted({_primary(lang) for lang in value})
+
+    @model_validator(mode="after")
+    def _compile(self) -> Topic:
+        if not self.any_ and not self.all_:
+            raise ValueError(f"topic {self.slug!r} needs at least one 'any' or 'all' term")
+        groups = [_alternatives(g) for g in self.all_]
+        if not all(groups):
+            raise ValueError(f"topic {self.slug!r}: an 'all' entry is an empty list")
+        c = _Compiled({}, {}, {}, _keys(self.any_), tuple(_keys(g) for g in groups), _keys(self.exclude))
+        for term in [*self.any_, *self.exclude, *(t for g in groups for t in g)]:
+            key = term_key(term)
+            if key not in c.patterns:  # the first spelling is the one editors see
+                c.patterns[key], c.spelling[key] = compile_term(term), term
+                c.needles[key] = key.split()[0].removesuffix("*")
+        self._compiled = c
+        return self
+
+    @classmethod
+    def from_stored(cls, slug: str, name: str, description: str | None, rules: dict[str, Any]) -> Topic:
+        """A topic as stored in the ``topics`` table (the inverse of :meth:`rules`)."""
+        return cls.model_validate({**rules, "slug": slug, "name": name, "description": description})
+
+    def rules(self) -> dict[str, Any]:
+        """The rule fields as stored in ``topics.rules`` (everything but slug, name, description)."""
+        return self.model_dump(by_alias=True, exclude={"slug", "name", "description"})
+
+
+def parse_topics(document: Any) -> list[Topic]:
+    """The topics of a parsed YAML document (``topics: [...]``); ValueError names the faulty entry."""
+    entries = document.get("topics") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("expected a mapping with a 'topics' list")
+    topics: dict[str, Topic] = {}
+    for i, entry in enumerate(entries, start=1):
+        try:
+            topic = Topic.model_validate(entry)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            label = entry.get("slug", "?") if isinstance(entry, dict) else "?"
+            raise ValueError(f"topic #{i} ({label}): {exc}") from exc
+        if topic.slug in topics:
+            raise ValueError(f"topic #{i}: slug {topic.slug!r} appears twice")
+        topics[topic.slug] = topic
+    return list(topics.values())
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """One rule term found in an article: where, how often, and the points it earned."""
+
+    term: str
+    title_hits: int
+    body_hits: int
+    points: float
+
+    @property
+    def where(self) -> str:
+        return "+".join(p for p, n in (("title", self.title_hits), ("body", self.body_hits)) if n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"term": self.term, "title": self.title_hits, "body": self.body_hits, "points": self.points}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The full verdict of one topic on one article, kept even when it does not tag (for `topics test`)."""
+
+    slug: str
+    score: float
+    min_score: float
+    hits: tuple[TermHit, ...]
+    excluded_by: tuple[TermHit, ...]
+    rejected: str | None  # None: tagged; else why not
+
+    @property
+    def tagged(self) -> bool:
+        return self.rejected is None
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """A tag: the topic, its score and the evidence an editor sees."""
+
+    slug: str
+    score: float
+    terms: tuple[TermHit, ...]
+
+    def matched_terms_json(self) -> list[dict[str, Any]]:
+        return [hit.to_json() for hit in self.terms]
+
+
+def _primary(language: str) -> str:
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+def _alternatives(entry: str | list[str]) -> list[str]:
+    return [entry] if isinstance(entry, str) else entry
+
+
+def _keys(terms: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(term_key(t) for t in terms))
+
+
+def _evaluate_folded(topic: Topic, title: str, body: str, language: str | None) -> Evaluation:
+    c = topic._compiled  # built once by the model's validator
+
+    def hits(keys: Iterable[str]) -> dict[str, TermHit]:
+        found = {}
+        for key in keys:
+            # Most terms are absent from most articles; `in` is far cheaper than a regex scan.
+            if c.needles[key] not in title and c.needles[key] not in body:
+                continue
+            in_title, in_body = len(c.patterns[key].findall(title)), len(c.patterns[key].findall(body))
+            if in_title or in_body:
+                # A headline hit counts once; body repetition is capped so a long article cannot score by
+                # repeating one word: past the cap only more distinct terms (or a title hit) add points.
+                points = topic.title_weight * (in_title > 0) + topic.body_weight * min(in_body, topic.body_hit_cap)
+                found[key] = TermHit(c.spelling[key], in_title, in_body, points)
+        return found
+
+    excluded = hits(c.exclude)
+    any_hits = hits(c.any_)
+    all_hits = hits(k for group in c.all_ for k in group)
+    found = {**any_hits, **all_hits}  # one key counts once, however often it is listed
+    score = round(sum(h.points for h in found.values()), 3)
+    missing = [g for g in c.all_ if not any(k in all_hits for k in g)]
+    rejected = None
+    if topic.languages is not None and (language is None or _primary(language) not in topic.languages):
+        rejected = f"language {language or 'unknown'} not in {', '.join(topic.languages)}"
+    elif excluded:
+        rejected = "excluded by " + ", ".join(h.term for h in excluded.values())
+    elif missing:
+        rejected = "missing one of: " + "; ".join(" | ".join(c.spelling[k] for k in g) for g in missing)
+    elif c.any_ and not any_hits:
+        rejected = "none of the 'any' terms"
+    elif score < topic.min_score:
+        rejected = f"score {score:g} below {topic.min_score:g}"
+    ordered = tuple(sorted(found.values(), key=lambda h: (-h.points, h.term)))
+    return Evaluation(topic.slug, score, topic.min_score, ordered, tuple(excluded.values()), rejected)
+
+
+def evaluate(topic: Topic, title: str | None, text: str, language: str | None) -> Evaluation:
+    """Every term of ``topic`` checked against an article, with the reason when it is not tagged."""
+    return _evaluate_folded(topic, fold(title or ""), fold(text), language)
+
+
+def match_topic(topic: Topic, title: str | None, text: str, language: str | None) -> TopicMatch | None:
+    """The tag ``topic`` gives this article, or None."""
+    ev = evaluate(topic, title, text, language)
+    return TopicMatch(ev.slug, ev.score, ev.hits) if ev.tagged else None
+
+
+def tag_article(topics: Sequence[Topic], title: str | None, text: str, language: str | None) -> list[TopicMatch]:
+    """All tags of an article, best score first (the text is folded once for every topic)."""
+    folded_title, folded_text = fold(title or ""), fold(text)
+    tags = []
+    for topic in topics:
+        ev = _evaluate_folded(topic, folded_title, folded_text, language)
+        if ev.tagged:
+            tags.append(TopicMatch(ev.slug, ev.score, ev.hits))
+    return sorted(tags, key=lambda m: (-m.score, m.slug))
