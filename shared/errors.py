@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     NO_CONTENT = "no_content"  # extraction found no article text
     ROBOTS_DISALLOWED = "robots_disallowed"
     EXTRACT_TIMEOUT = "extract_timeout"
+    ENRICH_FAILED = "enrich_failed"  # enrichment killed its worker on every attempt
     # Transient: worth another try later.
     TIMEOUT = "timeout"
     NETWORK_ERROR = "network_error"

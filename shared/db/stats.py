@@ -52,7 +52,7 @@ def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
         """,
         (now,),
     ).fetchall()
-    failed = dict(
+    failed: dict[str, int] = dict(
         conn.execute("SELECT failed_from, count(*) FROM items WHERE state = 'failed' GROUP BY failed_from").fetchall()
     )
     by_state = {r[0]: r for r in rows}
@@ -89,7 +89,8 @@ def overview(conn: psycopg.Connection, now: datetime) -> Overview:
     ).fetchone()
     assert feeds_row is not None
     assert items_row is not None
-    return Overview(*(int(v) for v in feeds_row), int(items_row[0]), int(items_row[1]), float(items_row[2]))
+    total, due, failing, failing_long = (int(v) for v in feeds_row)
+    return Overview(total, due, failing, failing_long, int(items_row[0]), int(items_row[1]), float(items_row[2]))
 
 
 def worst_feeds(conn: psycopg.Connection, limit: int = 10) -> list[FeedHealth]:

@@ -76,6 +76,13 @@ def all_topics(conn: psycopg.Connection) -> list[TopicRow]:
         return cur.execute("SELECT * FROM topics ORDER BY slug").fetchall()
 
 
+def fingerprint(conn: psycopg.Connection) -> tuple[int, datetime | None]:
+    """Changes whenever a topic is added, edited or removed: lets workers cache compiled rules."""
+    row = conn.execute("SELECT count(*), max(updated_at) FROM topics").fetchone()
+    assert row is not None
+    return int(row[0]), row[1]
+
+
 def list_topics(conn: psycopg.Connection) -> list[TopicSummary]:
     """Every topic with its language filter and the number of articles it tags."""
     with conn.cursor(row_factory=class_row(TopicSummary)) as cur:

@@ -1,0 +1,17 @@
+"""The beat schedule: beat only ticks the dispatcher, the sweeper and retention; Postgres holds the state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+
+from shared.settings import Settings
+
+
+def beat_schedule(s: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "dispatch-due-feeds": {"task": "newsmill.dispatch_due_feeds", "schedule": s.dispatch_every},
+        "sweep-stale-items": {"task": "newsmill.sweep_stale_items", "schedule": s.sweep_every},
+        "prune-raw-html": {"task": "newsmill.prune_raw_html", "schedule": crontab(minute=17, hour=3)},
+    }

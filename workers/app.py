@@ -1,0 +1,95 @@
+"""The Celery application: broker, queues, reliability settings and the beat schedule, all from Settings."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Prefork children write their metrics to files in this folder; prometheus_client reads the variable when
+# first imported, so it is set before anything below imports it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="newsmill-metrics-"))
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+from kombu import Queue
+
+from scheduler.beat import beat_schedule
+from shared.db.connection import require_current_schema
+from shared.logs import configure_logging
+from shared.metrics import serve_pipeline_metrics, serve_worker_metrics
+from shared.settings import get_settings
+
+# One queue per stage, so IO-bound and CPU-bound work scale independently.
+QUEUES = ("feeds", "fetch", "extract", "enrich")
+ROUTES = {
+    "newsmill.dispatch_due_feeds": {"queue": "feeds"},
+    "newsmill.sweep_stale_items": {"queue": "feeds"},
+    "newsmill.prune_raw_html": {"queue": "feeds"},
+    "newsmill.poll_feed": {"queue": "feeds"},
+    "newsmill.fetch_item": {"queue": "fetch"},
+    "newsmill.extract_item": {"queue": "extract"},
+    "newsmill.enrich_item": {"queue": "enrich"},
+}
+
+
+def create_app() -> Celery:
+    s = get_settings()
+    celery = Celery("newsmill", broker=s.redis_url, include=["workers.tasks"])
+    celery.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="feeds",
+        task_routes=ROUTES,
+        task_ignore_result=True,
+        # At-least-once: a message is acknowledged only after its task ran, and given back to the broker
+        # when the worker process dies under it. Tasks are idempotent, so a second delivery is harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_max_tasks_per_child=s.worker_max_tasks_per_child,
+        worker_max_memory_per_child=s.worker_max_memory_per_child_kb,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        beat_schedule=beat_schedule(s),
+        beat_schedule_filename=str(Path(tempfile.gettempdir()) / "newsmill-celerybeat-schedule"),
+        timezone="UTC",
+    )
+    return celery
+
+
+app = create_app()
+
+
+@worker_init.connect
+def _refuse_unmigrated_database(**_: Any) -> None:
+    configure_logging(get_settings())
+    require_current_schema(get_settings().database_url)
+
+
+@worker_ready.connect
+def _serve_worker_metrics(**_: Any) -> None:
+    if port := get_settings().metrics_port:
+        serve_worker_metrics(port)
+
+
+@beat_init.connect
+def _beat_checks_schema(**_: Any) -> None:
+    s = get_settings()
+    configure_logging(s)
+    require_current_schema(s.database_url)
+    if s.metrics_port:  # the pipeline gauges are served once, by the one beat
+        serve_pipeline_metrics(s.metrics_port, s.database_url, s.redis_url)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_: Any) -> None:
+    # Connections and pools must never be shared across a fork.
+    from workers import resources  # noqa: PLC0415 - imported late on purpose, after the fork
+
+    resources.reset()
+    logging.getLogger(__name__).debug("worker process ready")

@@ -1,0 +1,118 @@
+"""Celery tasks: thin adapters that load by id, run one pipeline step, and enqueue after commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import redis
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as BrokerError
+
+from scheduler.dispatch import BEAT_TICK_KEY
+from scheduler.dispatch import dispatch_due_feeds as dispatch
+from scheduler.sweeper import sweep_stale_items as sweep
+from shared.db import items, pages
+from shared.db.items import ItemState
+from shared.errors import Outcome
+from shared.metrics import FEED_POLLS, STAGE_ITEMS, STAGE_SECONDS
+from shared.settings import get_settings
+from workers import enrichment, pipeline, resources
+from workers.app import app
+
+log = logging.getLogger(__name__)
+# Infrastructure hiccups (database or broker briefly away) are retried by Celery with backoff; everything
+# about the input itself is recorded on the item by the steps.
+INFRA_ERRORS = (psycopg.OperationalError, redis.ConnectionError, BrokerError)
+RETRY = {"autoretry_for": INFRA_ERRORS, "retry_backoff": 2, "retry_backoff_max": 300, "max_retries": 30}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def record(stage: str, step: pipeline.Next) -> None:
+    STAGE_ITEMS.labels(stage, step.outcome).inc()
+
+
+def send(task: Task, step: pipeline.Next) -> None:
+    """Enqueue ids after their transaction committed. A failed send loses nothing: the sweeper re-sends
+    whatever has not moved by its sweep time."""
+    try:
+        for item_id in step.ids:
+            task.apply_async((item_id,), countdown=step.countdown)
+    except BrokerError:
+        log.warning("broker unavailable; the sweeper will re-send", extra={"item_ids": step.ids})
+
+
+@app.task(name="newsmill.dispatch_due_feeds", **RETRY)
+def dispatch_due_feeds() -> int:
+    client = resources.redis_client()
+    # Beat's heartbeat, read by `newsmill healthcheck beat`: the tick reached a worker and ran.
+    client.set(BEAT_TICK_KEY, now().timestamp())
+    with resources.connection() as conn:
+        feed_ids = dispatch(conn, now(), get_settings(), int(client.llen("feeds")))
+    for feed_id in feed_ids:
+        poll_feed.delay(feed_id)
+    return len(feed_ids)
+
+
+@app.task(name="newsmill.sweep_stale_items", **RETRY)
+def sweep_stale_items() -> int:
+    with resources.connection() as conn:
+        stale = sweep(conn, now(), get_settings())
+    by_state = {
+        ItemState.DISCOVERED: fetch_item,
+        ItemState.FETCHED: extract_item,
+        ItemState.EXTRACTED: enrich_item,
+    }
+    for state, ids in stale.items():
+        send(by_state[state], pipeline.Next(ids))
+        log.info("re-sent stale items", extra={"state": state.value, "count": len(ids)})
+    return sum(len(ids) for ids in stale.values())
+
+
+@app.task(name="newsmill.prune_raw_html", **RETRY)
+def prune_raw_html() -> int:
+    with resources.connection() as conn:
+        return pages.prune_raw_html(conn, now() - timedelta(days=get_settings().raw_html_retention_days))
+
+
+@app.task(name="newsmill.poll_feed", **RETRY)
+def poll_feed(feed_id: int) -> None:
+    with STAGE_SECONDS.labels("poll").time(), resources.connection() as conn:
+        step = pipeline.poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
+    FEED_POLLS.labels(step.outcome).inc()
+    log.info("polled feed", extra={"feed_id": feed_id, "new_items": len(step.ids), "outcome": step.outcome})
+    send(fetch_item, step)
+
+
+@app.task(name="newsmill.fetch_item", **RETRY)
+def fetch_item(item_id: int) -> None:
+    with STAGE_SECONDS.labels("fetch").time(), resources.connection() as conn:
+        step = pipeline.fetch_step(conn, item_id, resources.article_fetcher, get_settings(), now())
+    record("fetch", step)
+    send(fetch_item if step.again else extract_item, step)
+
+
+@app.task(name="newsmill.extract_item", soft_time_limit=get_settings().extract_soft_time_limit,
+          time_limit=get_settings().extract_time_limit, **RETRY)  # fmt: skip
+def extract_item(item_id: int) -> None:
+    with STAGE_SECONDS.labels("extract").time(), resources.connection() as conn:
+        try:
+            step = pipeline.extract_step(conn, item_id, get_settings(), now())
+        except SoftTimeLimitExceeded:
+            limit = get_settings().extract_soft_time_limit
+            items.fail(conn, item_id, Outcome.EXTRACT_TIMEOUT.value, f"extraction took over {limit} s")
+            step = pipeline.Next(outcome=Outcome.EXTRACT_TIMEOUT.value)
+    record("extract", step)
+    send(enrich_item, step)
+
+
+@app.task(name="newsmill.enrich_item", **RETRY)
+def enrich_item(item_id: int) -> None:
+    with STAGE_SECONDS.labels("enrich").time(), resources.connection() as conn:
+        step = enrichment.enrich_step(conn, item_id, get_settings(), now())
+    record("enrich", step)
