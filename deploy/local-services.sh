@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Start the local PostgreSQL and Redis that the tests talk to, if they are not running already.
+set -euo pipefail
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  else
+    echo "PostgreSQL is not running on 127.0.0.1:5432 and pg_ctlcluster is not available" >&2; exit 1
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+echo "PostgreSQL and Redis are up on 127.0.0.1"
