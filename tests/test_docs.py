@@ -15,3 +15,10 @@ def test_every_setting_is_in_the_readme_with_its_default() -> None:
         assert row is not None, f"{variable} is not documented in README.md"
         if default:
             assert f"`{default}`" in row, f"{variable}: README shows another default"
+
+
+def test_readme_settings_table_is_the_generated_one() -> None:
+    from tools.readme_settings import END, START, render  # noqa: PLC0415
+
+    block = README.split(START, 1)[1].split(END, 1)[0].strip()
+    assert block == render(), "run `uv run python -m tools.readme_settings`"
