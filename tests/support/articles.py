@@ -1,0 +1,72 @@
+"""Publishing pages into a test database through the real pipeline steps, without Celery or HTTP.
+
+For tests of what reads published articles (the view, tail, the API, feeds): the rows are exactly what the
+fleet would write, because the same extract and enrich steps write them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from shared.db import feeds, items, pages, topics
+from shared.db.items import ItemState
+from shared.settings import Settings
+from shared.urls import canonical_url
+from workers import pipeline
+from workers.enrichment import enrich_step
+from workers.topics import parse_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_seed_topics(conn: psycopg.Connection) -> None:
+    """The editors' starter topics (seeds/topics.yaml)."""
+    document = yaml.safe_load((ROOT / "seeds" / "topics.yaml").read_text(encoding="utf-8"))
+    for t in parse_topics(document):
+        topics.upsert_topic(conn, t.slug, t.name, t.description, t.rules())
+
+
+def publish_page(
+    conn: psycopg.Connection,
+    url: str,
+    html: str | bytes,
+    *,
+    feed_url: str = "http://news.example/feed.xml",
+    title: str | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Store ``html`` as the fetched page of a new item, run extract and enrich; returns the article id.
+
+    ``conn`` must be autocommit. Raises if the page did not end published (the reason is on the item)."""
+    s = settings or Settings()
+    now = datetime.now(UTC)
+    feed, _ = feeds.add_feed(conn, feed_url)
+    entry = items.NewItem(url, url, canonical_url(url), title, None, None, None)
+    (item_id,) = items.insert_new_items(conn, feed.id, [entry], now)
+    body = html.encode() if isinstance(html, str) else html
+    with conn.transaction():
+        pages.save_page(conn, item_id, final_url=url, status=200, content_type="text/html; charset=utf-8", body=body)
+        items.advance(conn, item_id, ItemState.DISCOVERED, ItemState.FETCHED, now)
+    pipeline.extract_step(conn, item_id, s, now)
+    enrich_step(conn, item_id, s, now)
+    item = items.get_item(conn, item_id)
+    assert item is not None
+    if item.state != ItemState.PUBLISHED:
+        raise AssertionError(f"{url} ended {item.state}: {item.outcome}: {item.last_error}")
+    row = conn.execute("SELECT id FROM articles WHERE item_id = %s", (item_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def article_html(title: str, paragraphs: list[str], *, site: str = "Example News", lang: str = "en") -> str:
+    """A plain article page trafilatura extracts reliably."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta property="og:site_name" content="{site}"><meta property="og:title" content="{title}">'
+        f"</head><body><article><h1>{title}</h1>{body}</article></body></html>"
+    )
