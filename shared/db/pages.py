@@ -57,7 +57,15 @@ def set_charset(conn: psycopg.Connection, item_id: int, charset: str) -> None:
 
 
 def prune_raw_html(conn: psycopg.Connection, older_than: datetime) -> int:
-    """Drop raw bodies fetched before ``older_than`` (published text stays); returns how many."""
+    """Drop raw bodies fetched before ``older_than`` (published text stays); returns how many.
+
+    Only items that finished (published or failed) lose their body: one still waiting out retries must not
+    find its page gone when its turn comes."""
     return conn.execute(
-        "UPDATE pages SET html_gzip = NULL WHERE html_gzip IS NOT NULL AND fetched_at < %s", (older_than,)
+        """
+        UPDATE pages p SET html_gzip = NULL FROM items i
+        WHERE i.id = p.item_id AND i.state IN ('published', 'failed')
+          AND p.html_gzip IS NOT NULL AND p.fetched_at < %s
+        """,
+        (older_than,),
     ).rowcount
