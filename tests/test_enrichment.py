@@ -1,0 +1,103 @@
+"""The enrich step on real Postgres: language, duplicates and topics land together with publication."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import psycopg
+
+from shared.db import articles, items
+from shared.db.items import ItemState
+from shared.settings import Settings
+from tests.conftest import FIXTURES
+from tests.support.articles import article_html, load_seed_topics, publish_page
+from workers.enrichment import enrich_step
+
+SEED_PAGE = (FIXTURES / "seed" / "seed_page.html").read_bytes()
+
+
+def _page_of(text_file: str, site: str) -> str:
+    """A page on another site: the file's first line is the headline, the rest the body, plus boilerplate."""
+    headline, *paragraphs = (FIXTURES / "dedup" / text_file).read_text(encoding="utf-8").splitlines()
+    page = article_html(headline, [p for p in paragraphs if p.strip()], site=site, lang="fr")
+    return page.replace("</article>", "</article><footer><p>Abonnez-vous à notre lettre d’information</p></footer>")
+
+
+def _published(db: psycopg.Connection, article_id: int) -> tuple[str, int | None, float | None, int | None, list[str]]:
+    row = db.execute(
+        "SELECT language, duplicate_of, similarity, cursor, topics FROM newsmill.articles_published WHERE id = %s",
+        (article_id,),
+    ).fetchone()
+    assert row is not None, "article not visible in the published view"
+    return row
+
+
+def test_seed_is_french_tagged_and_its_syndicated_copy_points_at_it(db: psycopg.Connection) -> None:
+    load_seed_topics(db)
+    seed = publish_page(db, "http://lqm.example/monde/biden.html", SEED_PAGE)
+    copy = publish_page(db, "http://wire.example/kiev-missiles.html", _page_of("seed_syndicated.txt", "Le Fil"))
+    other = publish_page(db, "http://autre.example/feu-vert.html", _page_of("same_event.txt", "L'Autre Journal"))
+
+    language, duplicate_of, _, cursor, topics = _published(db, seed)
+    assert (language, duplicate_of, cursor) == ("fr", None, 1)
+    assert {"ukraine-war", "russia", "north-korea", "us-politics"} <= set(topics)
+    assert not {"sport", "economy", "climate"} & set(topics)
+
+    _, copy_of, similarity, _, _ = _published(db, copy)
+    assert copy_of == seed
+    assert similarity is not None
+    assert similarity >= Settings().dedup_threshold
+
+    # Same event, same names, different reporting: not a duplicate.
+    assert _published(db, other)[1] is None
+
+
+def test_short_text_gets_und_or_the_page_hint_never_a_guess(db: psycopg.Connection) -> None:
+    brief = publish_page(db, "http://x.example/brief.html", article_html("OK", ["Ok. 12:30. Photo: AFP."] * 2))
+    assert _published(db, brief)[0] in {"und", "en"}  # the page says lang="en": a hint may decide, nothing else
+    row = db.execute("SELECT language_source FROM articles WHERE id = %s", (brief,)).fetchone()
+    assert row is not None
+    assert row[0] in {"none", "page"}
+
+
+def test_a_second_delivery_of_the_same_item_changes_nothing(db: psycopg.Connection) -> None:
+    article_id = publish_page(db, "http://x.example/a.html", article_html("Harbour", ["The harbour reopened. " * 20]))
+    article = articles.get_article(db, article_id)
+    assert article is not None
+    step = enrich_step(db, article.item_id, Settings(), datetime.now(UTC))
+    assert step.outcome == "skipped"
+    again = articles.get_article(db, article_id)
+    assert again is not None
+    assert again.cursor == article.cursor == 1
+
+
+def test_two_copies_enriched_at_once_make_one_original(db_url: str, db: psycopg.Connection) -> None:
+    """Without serialising the duplicate decision, each copy would miss the other and both become originals."""
+    pages = [
+        ("http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A")),
+        ("http://b.example/copy.html", _page_of("seed_syndicated.txt", "Site B").replace("Le président", "Le chef")),
+    ]
+    ids: list[int] = []
+    for url, html in pages:  # extracted, not yet enriched
+        ids.append(publish_page(db, url, html))
+    # Put both back to "extracted" and unpublished, then enrich them concurrently.
+    db.execute("UPDATE articles SET cursor = NULL, duplicate_of = NULL, similarity = NULL")
+    db.execute("DELETE FROM dedup_bands")
+    db.execute("UPDATE items SET state = 'extracted'")
+    item_ids = [int(r[0]) for r in db.execute("SELECT item_id FROM articles ORDER BY id")]
+    barrier = threading.Barrier(len(item_ids))
+
+    def enrich(item_id: int) -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            barrier.wait()
+            enrich_step(conn, item_id, Settings(), datetime.now(UTC))
+
+    threads = [threading.Thread(target=enrich, args=(i,)) for i in item_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    originals = db.execute("SELECT count(*) FROM newsmill.articles_published WHERE duplicate_of IS NULL").fetchone()
+    assert originals == (1,)
+    assert [items.get_item(db, i).state for i in item_ids] == [ItemState.PUBLISHED] * 2  # type: ignore[union-attr]
