@@ -1,0 +1,61 @@
+"""The HTTP service: topic feeds, the article read API, pages for people, subscriptions, admin and health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
+from shared.settings import Settings, get_settings
+
+POOL_MAX = 10
+
+
+def create_pool(settings: Settings) -> ConnectionPool:
+    """Autocommit connections (every read is one statement; writes open their own transaction), checked
+    before use so a database restart costs one retried checkout, not failed requests. Not opened yet."""
+    return ConnectionPool(
+        settings.database_url,
+        kwargs={"autocommit": True, "application_name": "newsmill-api"},
+        min_size=1,
+        max_size=POOL_MAX,
+        check=ConnectionPool.check_connection,
+        open=False,
+        name="newsmill-api",
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; its connection pool opens when the server starts it (lifespan) and closes at shutdown."""
+    settings = settings or get_settings()
+    pool = create_pool(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # wait=False: the server starts even while the database is away; /readyz says so meanwhile.
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="newsmill",
+        summary="Topic feeds, published articles and pages for people, from newsmill's database.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    metrics.install(app)
+    app.include_router(health.router)
+    app.include_router(articles.router)
+    # Feeds before pages: "/topics/{slug}.atom" must be tried before the page route "/topics/{slug}".
+    app.include_router(topic_feeds.router)
+    app.include_router(admin.router)
+    app.include_router(subscriptions.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,130 @@
+"""SQL for a topic's feed: its latest stories (duplicates collapsed) and the cheap state its ETag is built from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from shared.db.published import PublishedArticle
+
+# A topic feed looks at this many of the topic's newest tagged articles (by id, via article_topics_topic_idx)
+# when it groups them into stories: the work per request stays bounded however large the topic grows.
+CANDIDATE_WINDOW = 2_000
+
+
+@dataclass(frozen=True)
+class OtherReport:
+    """Another published copy of a story: a syndicated or near-duplicate article on some site."""
+
+    article_id: int
+    site: str | None
+    url: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Story:
+    """One entry of a feed or page: the original article and the other sites that also reported it."""
+
+    article: PublishedArticle
+    also_reported: list[OtherReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What changes whenever a topic feed would change: the input of its ETag and Last-Modified."""
+
+    topic_id: int
+    topic_updated_at: datetime
+    max_cursor: int
+    article_count: int
+    last_updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """The feed's query parameters, already validated: languages, a lower bound, how many stories."""
+
+    languages: Sequence[str] | None = None
+    since_cursor: int | None = None
+    since_time: datetime | None = None
+    limit: int = 50
+
+
+def feed_state(conn: psycopg.Connection, slug: str) -> FeedState | None:
+    """One indexed aggregate over the articles a feed can show (the candidate window), so its cost does not
+    grow with the topic; None for an unknown topic. Any change to what the feed shows changes max_cursor
+    (a new, re-tagged or re-extracted article gets a higher cursor) or article_count (a tag removed)."""
+    with conn.cursor(row_factory=class_row(FeedState)) as cur:
+        return cur.execute(
+            """
+            SELECT t.id AS topic_id, t.updated_at AS topic_updated_at,
+                   coalesce(w.max_cursor, 0) AS max_cursor, coalesce(w.n, 0) AS article_count,
+                   w.last_updated_at
+            FROM topics t
+            LEFT JOIN LATERAL (
+                SELECT max(a.cursor) AS max_cursor, count(*) AS n, max(a.updated_at) AS last_updated_at
+                FROM (SELECT article_id FROM article_topics WHERE topic_id = t.id
+                      ORDER BY article_id DESC LIMIT %(window)s) at
+                JOIN articles a ON a.id = at.article_id AND a.cursor IS NOT NULL
+            ) w ON true
+            WHERE t.slug = %(slug)s
+            """,
+            {"slug": slug, "window": CANDIDATE_WINDOW},
+        ).fetchone()
+
+
+def latest_stories(conn: psycopg.Connection, topic_id: int, f: StoryFilter) -> list[Story]:
+    """The topic's newest stories: one per original (``duplicate_of IS NULL``), represented by the original
+    when it is in the topic, else by the earliest published copy that is; newest first."""
+    with conn.cursor(row_factory=class_row(PublishedArticle)) as cur:
+        reps = cur.execute(
+            """
+            WITH tagged AS (
+                SELECT a.id, coalesce(a.duplicate_of, a.id) AS story, a.published_at
+                FROM (SELECT article_id FROM article_topics WHERE topic_id = %(topic)s
+                      ORDER BY article_id DESC LIMIT %(window)s) at
+                JOIN articles a ON a.id = at.article_id
+                WHERE a.cursor IS NOT NULL
+                  AND (%(langs)s::text[] IS NULL OR a.language = ANY(%(langs)s))
+                  AND (%(since_cursor)s::bigint IS NULL OR a.cursor > %(since_cursor)s)
+                  AND (%(since_time)s::timestamptz IS NULL
+                       OR coalesce(a.published_at, a.fetched_at) >= %(since_time)s)
+            ),
+            rep AS (
+                SELECT DISTINCT ON (story) id FROM tagged
+                ORDER BY story, (id = story) DESC, published_at ASC NULLS LAST, id
+            )
+            SELECT p.* FROM rep JOIN newsmill.articles_published p ON p.id = rep.id
+            ORDER BY coalesce(p.published_at, p.fetched_at) DESC, p.id DESC
+            LIMIT %(limit)s
+            """,
+            {
+                "topic": topic_id, "window": CANDIDATE_WINDOW, "langs": list(f.languages) if f.languages else None,
+                "since_cursor": f.since_cursor, "since_time": f.since_time, "limit": f.limit,
+            },
+        ).fetchall()  # fmt: skip
+    return attach_other_reports(conn, reps)
+
+
+def attach_other_reports(conn: psycopg.Connection, articles: Sequence[PublishedArticle]) -> list[Story]:
+    """Wrap each article as a story naming every other published copy of it (the original or its duplicates)."""
+    roots = {a.id: a.duplicate_of or a.id for a in articles}
+    with conn.cursor() as cur:
+        rows = cur.execute(
+            """
+            SELECT coalesce(duplicate_of, id) AS story, id, site, url, published_at
+            FROM newsmill.articles_published
+            WHERE id = ANY(%(roots)s) OR duplicate_of = ANY(%(roots)s)
+            ORDER BY published_at ASC NULLS LAST, id
+            """,
+            {"roots": sorted(set(roots.values()))},
+        ).fetchall()
+    copies: dict[int, list[OtherReport]] = {}
+    for story, article_id, site, url, published_at in rows:
+        copies.setdefault(story, []).append(OtherReport(article_id, site, url, published_at))
+    return [Story(a, [c for c in copies.get(roots[a.id], []) if c.article_id != a.id]) for a in articles]

@@ -1,0 +1,78 @@
+"""The pages in a real headless browser (Debian's chromium via Selenium and the system chromedriver): the seed
+article is on the Ukraine topic page and opens in the reading view. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.api_data import SEED_TITLE, Corpus, publish_corpus
+from tests.support.api_server import serve_api
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("NEWSMILL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("NEWSMILL_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    # A missing browser is a broken test environment, not a reason to skip: fail and say how to fix it.
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(binary).is_file() and os.access(binary, os.X_OK)) and not shutil.which(binary):
+            pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (.ci/run does this)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def corpus(db: psycopg.Connection) -> Corpus:
+    return publish_corpus(db)
+
+
+def test_seed_article_on_the_ukraine_page_opens_in_the_reading_view(
+    db_url: str, corpus: Corpus, browser: webdriver.Chrome
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve_api(db_url) as base:
+        browser.get(f"{base}/")
+        browser.find_element(By.LINK_TEXT, "War in Ukraine").click()
+        WebDriverWait(browser, 15).until(expected_conditions.title_contains("War in Ukraine"))
+        assert browser.current_url == f"{base}/topics/ukraine-war"
+        headlines = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.headline")]
+        assert SEED_TITLE in headlines
+        # The hostile article's markup is text on the page, and no script of its ran.
+        assert any("<script>alert(1)</script>" in h for h in headlines)
+        assert browser.execute_script("return document.scripts.length") == 0
+        story = browser.find_element(By.CSS_SELECTOR, f'[data-article-id="{corpus.seed_id}"]')
+        assert "Also reported by: La Gazette Syndiquée" in story.text
+        browser.save_screenshot(str(ARTIFACTS / "topic-ukraine-war.png"))
+
+        browser.find_element(By.LINK_TEXT, SEED_TITLE).click()
+        WebDriverWait(browser, 15).until(expected_conditions.url_to_be(f"{base}/read/{corpus.seed_id}"))
+        assert browser.find_element(By.CSS_SELECTOR, "h1.headline").text == SEED_TITLE
+        body = browser.find_element(By.CSS_SELECTOR, "article .text").text
+        assert "Zelensky" in body
+        assert len(browser.find_elements(By.CSS_SELECTOR, "article .text p")) >= 5
+        shot = ARTIFACTS / "read-seed-article.png"
+        browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000  # a rendered page, not an empty image
