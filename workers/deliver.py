@@ -1,0 +1,225 @@
+"""The webhook delivery stage: owe new articles to webhooks, sign them, POST them in order, back off, pause.
+
+Sending is serial per subscription (a lease on its row): a receiver gets its articles one at a time, in
+publication order, and "consecutive failures" means a receiver failing for a while, not one burst of news
+arriving while it restarts. Backoff is data on the row, computed by ``retry_delay``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import psycopg
+
+from shared.address_guard import GuardedBackend
+from shared.db import deliveries, subscriptions
+from shared.db.deliveries import DeliveryStatus
+from shared.db.published import PublishedArticle, get_published
+from shared.errors import Outcome, StageError
+from shared.http_client import FetchPolicy, _GuardedTransport
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Newsmill-Signature-256"
+DELIVERY_HEADER = "X-Newsmill-Delivery"
+EVENT_HEADER = "X-Newsmill-Event"
+EVENT = "article.published"
+MATCH_BATCH = 1_000  # articles a webhook's cursor moves past per planner tick
+MATCH_SUBSCRIPTIONS = 100  # webhooks matched (and row-locked) per transaction
+
+
+@dataclass(frozen=True)
+class PostResult:
+    outcome: Outcome
+    response_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+Poster = Callable[[str, bytes, Mapping[str, str]], PostResult]
+
+
+def payload(article: PublishedArticle) -> bytes:
+    """The article as JSON, with the field names of newsmill.articles_published (docs/downstream.md)."""
+    return json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The signature header's value: HMAC-SHA256 of the raw body, hex, prefixed like GitHub's."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(body: bytes, secret: str, delivery_id: int) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json; charset=utf-8",
+        SIGNATURE_HEADER: sign(body, secret),
+        DELIVERY_HEADER: str(delivery_id),
+        EVENT_HEADER: EVENT,
+    }
+
+
+def retry_delay(failures: int, base: float, maximum: float) -> float:
+    """Seconds to wait after ``failures`` failed attempts in a row: base, 2*base, 4*base, ..., at most maximum."""
+    return min(maximum, base * 2.0 ** min(max(failures, 1) - 1, 40))
+
+
+def webhook_policy(s: Settings) -> FetchPolicy:
+    """The fetch limits, with the webhook's own deadline: a slow receiver costs at most this per attempt."""
+    policy = FetchPolicy.from_settings(s)
+    return dataclasses.replace(
+        policy,
+        total_timeout=s.webhook_timeout,
+        connect_timeout=min(policy.connect_timeout, s.webhook_timeout),
+        read_timeout=min(policy.read_timeout, s.webhook_timeout),
+    )
+
+
+def post_webhook(url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy) -> PostResult:
+    """POST ``body`` through the guarded transport (private addresses refused unless allowed); redirects
+    are not followed and the receiver's body is never read. Every failure becomes a named outcome."""
+    started = time.monotonic()
+    backend = GuardedBackend(
+        allow_private=policy.allow_private_hosts,
+        allowed=policy.allowed_networks,
+        deadline=started + policy.total_timeout,
+    )
+    timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
+    try:
+        # Straight to the transport, as shared.http_client does: httpx.Client would log the URL at INFO, and
+        # webhook URLs often carry a credential (Slack's do).
+        request = httpx.Request("POST", url, content=body, headers={**headers, "User-Agent": policy.user_agent},
+                                extensions={"timeout": timeout.as_dict()})  # fmt: skip
+        with _GuardedTransport(backend) as transport:
+            response = transport.handle_request(request)
+            code = response.status_code
+            response.close()
+    except httpx.TimeoutException as exc:
+        return _result(Outcome.TIMEOUT, None, f"no answer in time: {type(exc).__name__}", started)
+    except httpx.TransportError as exc:
+        return _result(Outcome.NETWORK_ERROR, None, f"{type(exc).__name__}: {exc}", started)
+    except StageError as exc:  # the address guard's refusal
+        return _result(exc.outcome, None, exc.reason, started)
+    except httpx.InvalidURL as exc:
+        return _result(Outcome.HTTP_ERROR, None, f"invalid URL: {exc}", started)
+    outcome = classify_status(code)
+    return _result(outcome, code, None if outcome == Outcome.OK else f"HTTP {code}", started)
+
+
+def classify_status(code: int) -> Outcome:
+    """A receiver's answer as an outcome: only 2xx delivers; a redirect is not followed, so it fails too."""
+    if 200 <= code <= 299:
+        return Outcome.OK
+    if code == 429:
+        return Outcome.RATE_LIMITED
+    if code == 408 or code >= 500:
+        return Outcome.SERVER_ERROR
+    return Outcome.HTTP_ERROR
+
+
+def _result(outcome: Outcome, code: int | None, error: str | None, started: float) -> PostResult:
+    return PostResult(outcome, code, error, int((time.monotonic() - started) * 1000))
+
+
+def sender_lease(s: Settings) -> timedelta:
+    """How long one send run may hold a subscription: several attempts' worth, and then some."""
+    return timedelta(seconds=max(60.0, 4 * s.webhook_timeout + 30))
+
+
+def plan_deliveries(conn: psycopg.Connection, now: datetime, s: Settings) -> list[int]:
+    """Owe each webhook its newly published matches (rows and cursor in one transaction), then claim the
+    subscriptions that have something due; returns their ids, to enqueue once this has committed."""
+    after_id = 0
+    while True:
+        with conn.transaction():
+            batch = subscriptions.lock_webhooks_to_match(conn, after_id, MATCH_SUBSCRIPTIONS)
+            for sub in batch:
+                added, cursor = deliveries.match_new_articles(conn, sub, now, MATCH_BATCH)
+                subscriptions.advance_cursor(conn, sub.id, cursor)
+                if added:
+                    log.info("articles owed to webhook", extra={"subscription_id": sub.id, "count": added})
+        if len(batch) < MATCH_SUBSCRIPTIONS:
+            break
+        after_id = batch[-1].id
+    with conn.transaction():
+        return subscriptions.claim_due_senders(conn, now, sender_lease(s))
+
+
+@dataclass(frozen=True)
+class SendReport:
+    claimed: bool
+    delivered: int = 0
+    failed: bool = False
+
+
+def send_pending(
+    conn: psycopg.Connection, subscription_id: int, post: Poster, s: Settings, clock: Callable[[], datetime]
+) -> SendReport:
+    """Send a webhook's owed articles in order until one fails, none is left or the lease runs short.
+    A duplicated task finds the lease taken (or nothing pending) and sends nothing."""
+    lease = sender_lease(s)
+    with conn.transaction():
+        sub = subscriptions.claim_sender(conn, subscription_id, clock(), lease)
+    if sub is None:
+        return SendReport(claimed=False)
+    stop_at = time.monotonic() + lease.total_seconds() - s.webhook_timeout - 10
+    delivered = 0
+    try:
+        while time.monotonic() < stop_at:
+            current = subscriptions.get_subscription(conn, sub.id)
+            delivery = deliveries.next_pending(conn, sub.id)
+            if current is None or current.state != subscriptions.State.ACTIVE or delivery is None:
+                break
+            article = get_published(conn, delivery.article_id)
+            if article is None:
+                deliveries.set_status(conn, delivery.id, DeliveryStatus.SKIPPED, "article no longer published")
+                continue
+            body = payload(article)
+            attempted_at = clock()
+            result = post(sub.webhook_url or "", body, delivery_headers(body, sub.webhook_secret or "", delivery.id))
+            if not _record(conn, current, delivery, attempted_at, result=result, s=s):
+                break
+            if result.outcome != Outcome.OK:
+                return SendReport(claimed=True, delivered=delivered, failed=True)
+            delivered += 1
+    finally:
+        subscriptions.release_sender(conn, sub)
+    return SendReport(claimed=True, delivered=delivered)
+
+
+def _record(conn: psycopg.Connection, sub: subscriptions.Subscription, delivery: deliveries.Delivery,
+            at: datetime, *, result: PostResult, s: Settings) -> bool:  # fmt: skip
+    """The attempt, the delivery and the subscription's failure count, in one transaction; False (and
+    nothing written) when the delivery was no longer owed."""
+    ok = result.outcome == Outcome.OK
+    retry_at = at + timedelta(
+        seconds=retry_delay(sub.consecutive_failures + 1, s.webhook_retry_base_delay, s.webhook_retry_max_delay)
+    )
+    with conn.transaction():
+        number = deliveries.record_attempt(
+            conn, delivery, attempted_at=at, duration_ms=result.duration_ms, response_code=result.response_code,
+            outcome=result.outcome.value, error=result.error, next_attempt_at=None if ok else retry_at,
+        )  # fmt: skip
+        if number is None:
+            return False
+        if ok:
+            subscriptions.record_success(conn, sub.id)
+            state = subscriptions.State.ACTIVE.value
+        else:
+            _, state = subscriptions.record_failure(conn, sub.id, result.error or "", retry_at, s.webhook_max_failures)
+            deliveries.defer_pending(conn, sub.id, retry_at)
+    ids = {"subscription_id": sub.id, "delivery_id": delivery.id, "article_id": delivery.article_id}
+    log.info("webhook attempt", extra={**ids, "attempt": number, "outcome": result.outcome.value,
+                                       "response_code": result.response_code, "state": state})  # fmt: skip
+    if state == subscriptions.State.PAUSED:
+        log.warning("webhook paused after repeated failures", extra=ids)
+    return True
