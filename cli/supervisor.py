@@ -1,7 +1,9 @@
-"""The supervisor behind `newsmill run`: beat and one worker per kind of queue as child processes."""
+"""The supervisor behind `newsmill run` and `newsmill demo`: beat, the workers and the API as child processes."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -9,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 GRACE_SECONDS = 60.0  # a warm shutdown lets running tasks finish; compose's stop_grace_period matches
 
@@ -19,15 +22,36 @@ class Child:
     argv: list[str]
 
 
-def fleet(concurrency_io: int = 16, concurrency_cpu: int | None = None) -> list[Child]:
-    """The processes of a one-machine fleet: IO-bound stages on threads, CPU-bound ones on processes."""
+def has_api() -> bool:
+    """Whether the HTTP service is installed (``api.app``); the fleet runs without it otherwise."""
+    try:
+        return importlib.util.find_spec("api.app") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def has_queue(name: str) -> bool:
+    from workers.app import QUEUES  # noqa: PLC0415 - the Celery app is only built when a fleet is
+
+    return name in QUEUES
+
+
+def fleet(
+    concurrency_io: int = 16,
+    concurrency_cpu: int | None = None,
+    *,
+    api: bool = False,
+    beat_schedule: Path | None = None,
+) -> list[Child]:
+    """The processes of a one-machine fleet: IO-bound stages on threads, CPU-bound ones on processes,
+    webhook deliveries on their own worker (a slow receiver never holds up ingestion), and the API."""
     celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
     quiet = ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     tag = f"{os.getpid()}"
     cpu = str(concurrency_cpu or os.cpu_count() or 1)
     io = str(concurrency_io)
-    return [
-        Child("beat", [*celery, "beat", "--loglevel", "INFO"]),
+    children = [
+        Child("beat", [*celery, "beat", "--loglevel", "INFO", *(["-s", str(beat_schedule)] if beat_schedule else [])]),
         Child(
             "worker-io",
             [*celery, "worker", "-Q", "feeds,fetch", "-P", "threads", "-c", io, "-n", f"io-{tag}@%h", *quiet],
@@ -37,19 +61,45 @@ def fleet(concurrency_io: int = 16, concurrency_cpu: int | None = None) -> list[
             [*celery, "worker", "-Q", "extract,enrich", "-c", cpu, "-n", f"cpu-{tag}@%h", *quiet],
         ),
     ]
+    if has_queue("deliver"):
+        children.append(Child(
+            "worker-deliver",
+            [*celery, "worker", "-Q", "deliver", "-P", "threads", "-c", "4", "-n", f"deliver-{tag}@%h", *quiet],
+        ))  # fmt: skip
+    if api and has_api():
+        children.append(Child("api", [sys.executable, "-m", "cli", "api"]))  # host and port from the settings
+    return children
+
+
+def _sweep_group(pgid: int) -> None:
+    """Kill whatever is left in a child's process group once the child itself has exited (a pool process
+    that outlived its parent would otherwise be an orphan)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class Supervisor:
     """Starts children, watches them, and stops them all together (SIGTERM, then SIGKILL after grace)."""
 
-    def __init__(self, children: Sequence[Child], env: dict[str, str] | None = None) -> None:
+    def __init__(self, children: Sequence[Child], env: dict[str, str] | None = None, log: Path | None = None) -> None:
         self.children = list(children)
         self.env = env
+        self.log = log  # children's output goes here instead of the terminal (the demo's display owns it)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> None:
-        for child in self.children:
-            self.procs[child.name] = subprocess.Popen(child.argv, env=self.env)  # noqa: S603 - our own argv
+        out = self.log.open("ab") if self.log else None
+        try:
+            for child in self.children:
+                # Each child leads its own process group: a terminal's Ctrl-C reaches only us, we stop the
+                # children in order, and a child's own children (the prefork pool) can be swept with it.
+                self.procs[child.name] = subprocess.Popen(  # noqa: S603 - our own argv
+                    child.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                    start_new_session=True,
+                )  # fmt: skip
+        finally:
+            if out:
+                out.close()  # each child holds its own descriptor
 
     def dead(self) -> list[str]:
         return [name for name, p in self.procs.items() if p.poll() is not None]
@@ -66,6 +116,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            _sweep_group(p.pid)
         return {name: p.returncode for name, p in self.procs.items()}
 
     def wait_until(self, done: Callable[[], bool], poll_every: float = 1.0, timeout: float | None = None) -> bool:

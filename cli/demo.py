@@ -1,0 +1,207 @@
+"""`newsmill demo`: embedded services, a demo news site, the whole fleet, a live display, then what landed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import typer
+import yaml
+from rich.console import Console
+from rich.live import Live
+
+from cli.demo_report import check, demo_articles, landed_table, progress_table, read_progress
+from cli.demo_server import serve_site
+from cli.demo_site import DEMO_DIR, Site, load_site, render_site
+from cli.services import start_services
+from cli.supervisor import Supervisor, fleet, has_api
+from shared.db import feeds, items, topics
+from shared.db.connection import apply_migrations, connect
+from shared.embedded import data_root, free_port, port_is_free
+from shared.settings import get_settings
+from workers.topics import parse_topics
+
+console = Console(stderr=True)
+
+
+class DemoInterruptedError(Exception):
+    """Ctrl-C (or SIGTERM) arrived; everything started so far is stopped on the way out."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int
+    redis: int
+    site: int
+    api: int
+
+
+def choose_ports(state: Path, base: int) -> Ports:
+    """--port-base N: N..N+3. Otherwise free ports, except the site's, which is kept in ``state``: feed
+    and article URLs contain it, so a second run must serve the same URLs to find its articles again."""
+    if base:
+        return Ports(base, base + 1, base + 2, base + 3)
+    saved = json.loads(state.read_text()).get("site") if state.exists() else None
+    if saved and not port_is_free(saved):
+        raise typer.BadParameter(f"the demo site's port {saved} is taken; free it or pass --port-base")
+    return Ports(free_port(), free_port(), saved or free_port(), free_port())
+
+
+def child_env(database_url: str, redis_url: str, ports: Ports) -> dict[str, str]:
+    """The fleet's environment: our servers, the demo site (127.0.0.1) allowed, quick ticks, quiet logs."""
+    env = dict(os.environ)
+    allow = [n for n in env.get("NEWSMILL_PRIVATE_ALLOWLIST", "").split(",") if n.strip()]
+    env.update(
+        NEWSMILL_DATABASE_URL=database_url,
+        NEWSMILL_REDIS_URL=redis_url,
+        NEWSMILL_PRIVATE_ALLOWLIST=",".join([*allow, "127.0.0.1/32"]),
+        NEWSMILL_API_PORT=str(ports.api),
+        NEWSMILL_PUBLIC_URL=f"http://127.0.0.1:{ports.api}",
+    )
+    # The demo site is ours and local: no politeness delay, and beat ticks often so the display moves.
+    for name, value in (("HOST_MIN_DELAY", "0"), ("HOST_MAX_CONCURRENCY", "8"), ("DISPATCH_EVERY", "2"),
+                        ("SWEEP_EVERY", "5"), ("STUCK_AFTER", "60"), ("LOG_LEVEL", "WARNING")):  # fmt: skip
+        env.setdefault(f"NEWSMILL_{name}", value)
+    return env
+
+
+def register(database_url: str, site: Site, base_url: str, phase: int) -> list[int]:
+    """Load the starter topics and add this phase's feeds (both idempotent); returns the ids of those due.
+
+    Decided inside the transaction that adds them: once it commits, beat's dispatcher may claim them (and
+    push their next poll a lease ahead) before we could look."""
+    document = yaml.safe_load((DEMO_DIR.parent / "topics.yaml").read_text(encoding="utf-8"))
+    due = []
+    with connect(database_url) as conn, conn.transaction():
+        for t in parse_topics(document):
+            topics.upsert_topic(conn, t.slug, t.name, t.description, t.rules())
+        for feed in site.feeds():
+            if feed.phase == phase:
+                row, _ = feeds.add_feed(conn, base_url + feed.path)
+                if row.next_poll_at <= datetime.now(UTC):
+                    due.append(row.id)
+    return due
+
+
+def wait_for_phase(
+    database_url: str, sup: Supervisor, stop: StopFlag, *, phase: str, due: list[int], started: datetime, timeout: float
+) -> bool:
+    """Show live counts until every ``due`` feed has been polled since ``started`` and no item is in flight."""
+    with connect(database_url, autocommit=True) as conn:
+        deadline = time.monotonic() + timeout
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while True:
+                stop.check()
+                now = datetime.now(UTC)
+                live.update(progress_table(read_progress(conn), phase))
+                idle = (feeds.count_not_polled_since(conn, due, started) == 0
+                        and items.count_in_flight(conn, now, timedelta(seconds=60)) == 0)  # fmt: skip
+                if idle:
+                    return True
+                if sup.dead() or time.monotonic() > deadline:
+                    console.print(f"[red]gave up: children down {sup.dead()}[/]" if sup.dead() else "[red]timed out[/]")
+                    return False
+                time.sleep(0.5)
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; checked between steps so every step finishes or is undone cleanly."""
+
+    def __init__(self) -> None:
+        self.set = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.set = True
+
+    def check(self) -> None:
+        if self.set:
+            raise DemoInterruptedError
+
+
+def demo(
+    exit_when_done: bool = typer.Option(False, "--exit", help="Exit once all is processed (0: all as expected)."),
+    port_base: int = typer.Option(0, "--port-base", help="Ports N (PostgreSQL), N+1 (Redis), N+2 (site), N+3 (API)."),
+    timeout: float = typer.Option(300, "--timeout", help="Give up when processing takes longer (seconds)."),
+) -> None:
+    """Run everything on this machine: embedded PostgreSQL and Redis (unless configured), a demo news site
+    on 127.0.0.1, beat, workers and the API; show what lands; keep serving until Ctrl-C (or --exit)."""
+    stop = StopFlag()
+    root = data_root(get_settings().data_dir)
+    (root / "demo").mkdir(parents=True, exist_ok=True)
+    state = root / "demo" / "ports.json"
+    ports = choose_ports(state, port_base)
+    state.write_text(json.dumps({"site": ports.site}))
+    result = Result()
+    with ExitStack() as stack:
+        try:
+            _run(stack, stop, root, ports, result, exit_when_done=exit_when_done, timeout=timeout)
+        except DemoInterruptedError:
+            console.print("stopping…")
+            result.interrupted = True
+        finally:
+            with console.status("stopping the fleet and the embedded services…"):
+                stack.close()
+    # --exit: 0 only when everything landed as expected. Serving: a Ctrl-C after a good report is success.
+    ok = result.report_ok and not (exit_when_done and result.interrupted)
+    console.print("stopped cleanly" if ok else "[red]stopped; the demo did not finish as expected[/]")
+    raise typer.Exit(0 if ok else 1)
+
+
+@dataclass
+class Result:
+    report_ok: bool = False
+    interrupted: bool = False
+
+
+def _run(
+    stack: ExitStack, stop: StopFlag, root: Path, ports: Ports, result: Result, *, exit_when_done: bool, timeout: float
+) -> None:
+    database_url, redis_url = start_services(stack, root, ports.postgres, ports.redis)
+    stop.check()
+    apply_migrations(database_url)
+    site = load_site()
+    base_url = stack.enter_context(serve_site(render_site(site, f"http://127.0.0.1:{ports.site}"), ports.site))
+    with_api = has_api()
+    log = root / "demo" / "fleet.log"
+    sup = Supervisor(fleet(8, 2, api=with_api, beat_schedule=root / "demo" / "celerybeat-schedule"),
+                     env=child_env(database_url, redis_url, ports), log=log)  # fmt: skip
+    stack.callback(sup.stop)
+    console.print(f"demo site: {base_url}/   fleet log: {log}")
+    sup.start()
+    for phase in sorted({f.phase for f in site.feeds()}):
+        started = datetime.now(UTC)
+        due = register(database_url, site, base_url, phase)
+        label = f"phase {phase}: " + ("the sources' own stories" if phase == 1 else "syndicated copies")
+        if not wait_for_phase(database_url, sup, stop, phase=label, due=due, started=started, timeout=timeout):
+            return
+    with connect(database_url, autocommit=True) as conn:
+        landed = demo_articles(conn, site, base_url)
+    console.print(landed_table(site, landed))
+    problems = check(site, landed)
+    for problem in problems:
+        console.print(f"[red]✗ {problem}[/]")
+    result.report_ok = not problems
+    if not problems:
+        console.print(f"[green]✓ all {len(site.articles)} demo articles were published as expected[/]")
+    if with_api:
+        api = f"http://127.0.0.1:{ports.api}"
+        console.print(f"API: {api}/   topic pages and feeds:")
+        for slug in sorted({t for row in landed.values() for t in row.topics}):
+            console.print(f"  {api}/topics/{slug}   feeds: {api}/topics/{slug}.atom .rss .json", soft_wrap=True)
+    if exit_when_done:
+        return
+    console.print("serving the demo site and the API; Ctrl-C stops everything")
+    while not sup.dead():
+        stop.check()
+        time.sleep(0.5)
+    console.print(f"[red]a child process stopped: {sup.dead()}[/]")
+    result.report_ok = False

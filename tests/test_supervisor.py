@@ -1,0 +1,107 @@
+"""The supervisor: real child processes are started, watched, and stopped with nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cli.supervisor import Child, Supervisor, fleet
+from shared.db.connection import pending_migrations
+from shared.embedded import EmbeddedPostgres, free_port
+from tests.support.fleet import ROOT
+from tests.support.processes import marked_env, survivors
+from workers.app import QUEUES
+
+# A child that ignores SIGTERM and has a child of its own (like a prefork pool): only SIGKILL and the
+# process-group sweep end both.
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(grandchild.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_stop_is_warm_then_forced_and_sweeps_grandchildren(tmp_path: Path) -> None:
+    log = tmp_path / "children.log"
+    sup = Supervisor(
+        [Child("polite", [sys.executable, "-c", "import time; time.sleep(600)"]),
+         Child("stubborn", [sys.executable, "-c", STUBBORN])],
+        log=log,
+    )  # fmt: skip
+    sup.start()
+    deadline = time.monotonic() + 20
+    while not log.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    grandchild = int(log.read_text().split()[0])
+    assert alive(grandchild)
+    started = time.monotonic()
+    codes = sup.stop(grace=2.0)
+    assert codes["polite"] == -15  # SIGTERM ended it at once
+    assert codes["stubborn"] == -9  # it ignored SIGTERM, so it was killed after the grace period
+    assert time.monotonic() - started < 15
+    deadline = time.monotonic() + 5
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(grandchild)  # swept with its parent's process group: no orphan
+
+
+def test_wait_until_notices_a_dead_child() -> None:
+    sup = Supervisor([Child("short", [sys.executable, "-c", "pass"])])
+    sup.start()
+    assert sup.wait_until(lambda: False, poll_every=0.1, timeout=30) is False
+    assert sup.dead() == ["short"]
+    assert sup.stop(grace=1.0) == {"short": 0}
+
+
+def test_children_get_their_own_process_group() -> None:
+    """A terminal's Ctrl-C reaches the supervisor only; it stops the children in order."""
+    sup = Supervisor([Child("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])])
+    sup.start()
+    try:
+        pid = sup.procs["sleeper"].pid
+        assert os.getpgid(pid) == pid != os.getpgid(0)
+    finally:
+        sup.stop(grace=2.0)
+
+
+def test_fleet_has_every_queue_and_the_api_when_asked(tmp_path: Path) -> None:
+    names = {c.name: c.argv for c in fleet(4, 2, api=True, beat_schedule=tmp_path / "schedule")}
+    assert set(names) == {"beat", "worker-io", "worker-cpu", "worker-deliver", "api"}
+    assert names["api"][-2:] == ["cli", "api"]
+    assert names["beat"][-2:] == ["-s", str(tmp_path / "schedule")]
+    queues = {q for argv in names.values() if "-Q" in argv for q in argv[argv.index("-Q") + 1].split(",")}
+    assert queues == set(QUEUES)
+    assert "api" not in {c.name for c in fleet(4, 2)}  # `run --until-idle` runs no API
+
+
+def test_run_embedded_starts_migrates_and_stops_its_own_servers(tmp_path: Path) -> None:
+    """`newsmill run --embedded --until-idle` on a machine with nothing configured: it starts PostgreSQL and
+    Redis from the wheels, migrates, runs the fleet until idle, and leaves nothing running."""
+    env, run_id = marked_env(NEWSMILL_DATA_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "run", "--embedded", "--until-idle", "--cpu-concurrency", "1", "--timeout", "90"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "NEWSMILL_DATABASE_URL=postgresql://postgres@127.0.0.1:" in done.stderr
+    assert survivors(run_id) == []
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+    assert not (tmp_path / "redis" / "redis.pid").exists()
+    pg = EmbeddedPostgres(tmp_path / "postgres", free_port())
+    try:
+        assert pending_migrations(pg.start()) == []
+    finally:
+        pg.stop()
