@@ -109,9 +109,10 @@ def test_entity_declaration_outside_doctype_is_refused() -> None:
 
 def test_lone_surrogate_does_not_crash() -> None:
     body = b'<rss version="2.0"><channel><title>&#xD800;</title><item><link>http://x.example/1</link></item></channel></rss>'
-    with pytest.raises(PermanentError) as err:  # feedparser raises on it; we turn that into an outcome
-        parse_feed(body, FEED_URL, "application/rss+xml")
-    assert err.value.outcome is Outcome.NOT_A_FEED
+    # feedparser raises on the whole document for it; the reference becomes U+FFFD and the entries survive.
+    feed = parse_feed(body, FEED_URL, "application/rss+xml")
+    assert feed.title == "\ufffd"
+    assert [e.url for e in feed.entries] == ["http://x.example/1"]
 
 
 def test_entry_cap_bounds_a_huge_feed() -> None:

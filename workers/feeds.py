@@ -24,6 +24,11 @@ MAX_URL = 4_096
 # An internal DTD subset is the only way to declare entities; feeds have no legitimate use for one.
 _DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
 _ENTITY_DECL_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# XML 1.0 §2.2 forbids NUL and lone surrogates even as references, but feedparser raises on the whole
+# document for one `&#xD800;`; such references become U+FFFD so the feed's other entries survive.
+_CHAR_REF_RE = re.compile(rb"&#(x[0-9a-f]{1,8}|[0-9]{1,10});", re.IGNORECASE)
+# What PostgreSQL text refuses (NUL) or cannot encode (a lone surrogate) in a parsed field.
+_UNSTORABLE_RE = re.compile("\x00|[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,31 @@ def strip_doctype(body: bytes) -> bytes:
     return body
 
 
+def _without_nul(body: bytes) -> bytes:
+    """Drop NUL bytes from a single-byte or UTF-8 document: never legal in XML, one sends feedparser to its
+    loose parser, which leaves some fields entity-escaped. UTF-16/32 documents (NULs in their first bytes or a
+    BOM) are left alone: their NULs are half of every ASCII character."""
+    head = body[:4]
+    if b"\x00" not in body or b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return body
+    return body.replace(b"\x00", b"")
+
+
+def _char_ref(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1).decode("ascii")
+    code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    return b"&#xFFFD;" if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else match.group(0)
+
+
+def storable(value: str) -> str:
+    """``value`` without NULs, lone surrogates as U+FFFD: what PostgreSQL text can hold."""
+    return _UNSTORABLE_RE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", value)
+
+
 def _text(value: Any, limit: int = MAX_TITLE) -> str | None:
     if not isinstance(value, str):
         return None
-    value = " ".join(value.split())
+    value = " ".join(storable(value).split())
     return value[:limit] or None
 
 
@@ -78,12 +104,12 @@ def _entry(raw: Any, feed_url: str, feed_language: str | None) -> FeedEntry | No
     )
     if not isinstance(link, str) or not link.strip():
         return None
-    url = urljoin(feed_url, link.strip())[:MAX_URL]
+    url = urljoin(feed_url, storable(link).strip())[:MAX_URL]
     if urlsplit(url).scheme not in ("http", "https"):
         return None
-    guid = raw.get("id")
+    guid = storable(raw.get("id")) if isinstance(raw.get("id"), str) else None
     return FeedEntry(
-        guid=guid[:MAX_URL] if isinstance(guid, str) and guid.strip() else None,
+        guid=guid[:MAX_URL] if guid and guid.strip() else None,
         url=url,
         canonical_url=canonical_url(url),
         title=_text(raw.get("title")),
@@ -95,7 +121,7 @@ def _entry(raw: Any, feed_url: str, feed_language: str | None) -> FeedEntry | No
 
 def parse_feed(body: bytes, feed_url: str, content_type: str | None, *, max_entries: int = 1_000) -> ParsedFeed:
     """Parse an RSS/Atom document; raises PermanentError for anything that is not a usable feed."""
-    body = strip_doctype(body)
+    body = _CHAR_REF_RE.sub(_char_ref, _without_nul(strip_doctype(body)))
     headers = {"content-location": feed_url}
     if content_type:
         headers["content-type"] = content_type
