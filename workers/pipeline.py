@@ -91,15 +91,19 @@ def give_up(conn: psycopg.Connection, item: items.Item, s: Settings, outcome: Ou
 def _transient(conn: psycopg.Connection, item: items.Item, exc: TransientError, s: Settings, now: datetime) -> Next:
     if exc.outcome is Outcome.HOST_BUSY:  # our own limiter: not the page's fault, costs no attempt
         delay = max(exc.retry_after or 1.0, 0.5)
-        items.defer(conn, item.id, exc.outcome.value, exc.reason, now + timedelta(seconds=delay), refund=True)
+        sweep_at = now + timedelta(seconds=delay + s.stuck_after)  # the re-sent message owns it (see below)
+        items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at, refund=True)
         return Next([item.id], delay, again=True, outcome=exc.outcome.value)
     if item.attempts >= s.max_attempts:
         items.fail(conn, item.id, exc.outcome.value, f"{exc.reason} (after {item.attempts} attempts)")
         return Next(outcome=exc.outcome.value)
     delay = retry_delay(item.attempts, exc.retry_after, s.retry_base_delay)
-    items.defer(conn, item.id, exc.outcome.value, exc.reason, now + timedelta(seconds=delay))
-    resend = [item.id] if delay <= MAX_COUNTDOWN else []
-    return Next(resend, delay, again=True, outcome=exc.outcome.value)
+    resend = delay <= MAX_COUNTDOWN
+    # A re-sent item is the countdown message's: the sweeper must not deliver it at the same moment (two
+    # claims would count two attempts), so it only steps in if that message is lost.
+    sweep_at = now + timedelta(seconds=delay + (s.stuck_after if resend else 0))
+    items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at)
+    return Next([item.id] if resend else [], delay, again=True, outcome=exc.outcome.value)
 
 
 def fetch_step(conn: psycopg.Connection, item_id: int, fetcher: ArticleFetcher, s: Settings, now: datetime) -> Next:

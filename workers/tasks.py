@@ -20,7 +20,7 @@ from shared.errors import Outcome
 from shared.metrics import FEED_POLLS, STAGE_ITEMS, STAGE_SECONDS
 from shared.settings import get_settings
 from workers import enrichment, pipeline, resources
-from workers.app import app
+from workers.app import ROUTES, app
 
 log = logging.getLogger(__name__)
 # Infrastructure hiccups (database or broker briefly away) are retried by Celery with backoff; everything
@@ -61,13 +61,15 @@ def dispatch_due_feeds() -> int:
 
 @app.task(name="newsmill.sweep_stale_items", **RETRY)
 def sweep_stale_items() -> int:
-    with resources.connection() as conn:
-        stale = sweep(conn, now(), get_settings())
     by_state = {
         ItemState.DISCOVERED: fetch_item,
         ItemState.FETCHED: extract_item,
         ItemState.EXTRACTED: enrich_item,
     }
+    client = resources.redis_client()
+    depths = {state: int(client.llen(ROUTES[task.name]["queue"])) for state, task in by_state.items()}
+    with resources.connection() as conn:
+        stale = sweep(conn, now(), get_settings(), queue_depths=depths)
     for state, ids in stale.items():
         send(by_state[state], pipeline.Next(ids))
         log.info("re-sent stale items", extra={"state": state.value, "count": len(ids)})
