@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+import httpx
 import redis
 import typer
 from rich.console import Console
@@ -21,6 +22,8 @@ from shared.metrics import QUEUES
 from shared.settings import get_settings
 
 console = Console()
+# What `newsmill healthcheck ROLE` can check (compose gives each service one; tests/test_deploy.py checks them).
+ROLES = ("worker", "beat", "api", "db")
 
 
 def _age(seconds: float | None) -> str:
@@ -32,45 +35,69 @@ def _age(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
+def _queue_depths(redis_url: str) -> dict[str, int] | None:
+    """Messages waiting per broker queue; None when Redis does not answer (status still shows the rest)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        return {q: int(client.llen(q)) for q in QUEUES}
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+
+
 def status(json_out: bool = typer.Option(False, "--json", help="One JSON document, for scripts.")) -> None:
-    """Per stage: queued, waiting, retrying, failed, oldest; feeds due and failing; recent output."""
+    """Per stage: queued, waiting, in progress, retrying, failed, oldest; feeds; articles published."""
     s = get_settings()
     now = datetime.now(UTC)
-    client = redis.Redis.from_url(s.redis_url)
-    depths = {q: int(client.llen(q)) for q in QUEUES}
+    depths = _queue_depths(s.redis_url)
     with connect(s.database_url, autocommit=True) as conn:
         stages = stats.stage_stats(conn, now)
         view = stats.overview(conn, now)
         worst = stats.worst_feeds(conn)
     if json_out:
         doc = {
-            "queues": depths, "stages": [asdict(x) for x in stages], "overview": asdict(view),
+            "generated_at": now.isoformat(), "queues": depths, "stages": [asdict(x) for x in stages],
+            "overview": asdict(view),
             "worst_feeds": [{**asdict(f), "last_success_at": f.last_success_at.isoformat() if f.last_success_at
                              else None} for f in worst],
         }  # fmt: skip
         sys.stdout.write(json.dumps(doc) + "\n")
         return
-    table = Table("stage", "queued", "waiting", "retrying", "failed", "oldest", title="Pipeline")
-    queue_of = {"fetch": "fetch", "extract": "extract", "enrich": "enrich"}
-    for x in stages:
-        table.add_row(x.stage, str(depths[queue_of[x.stage]]), str(x.waiting), str(x.retrying), str(x.failed),
+    _print_tables(depths, stages, view, worst)
+
+
+def _print_tables(
+    depths: dict[str, int] | None, stages: list[stats.StageStats], view: stats.Overview, worst: list[stats.FeedHealth]
+) -> None:
+    def queued(queue: str) -> str:
+        return "?" if depths is None else str(depths[queue])
+
+    table = Table("stage", "queued", "waiting", "in progress", "retrying", "failed", "oldest", title="Pipeline")
+    for x in stages:  # each item stage has the queue of its name
+        table.add_row(x.stage, queued(x.stage), str(x.waiting), str(x.in_progress), str(x.retrying), str(x.failed),
                       _age(x.oldest_age_seconds))  # fmt: skip
     console.print(table)
+    if depths is None:
+        console.print("[red]Redis did not answer: queue depths unknown[/]")
     console.print(
         f"feeds: {view.feeds_total} total, {view.feeds_due} due, {view.feeds_failing} failing "
-        f"({view.feeds_failing_over_a_day} for over a day), feeds queue {depths['feeds']}\n"
+        f"({view.feeds_failing_over_a_day} for over a day); queues: feeds {queued('feeds')}, "
+        f"deliver {queued('deliver')}\n"
         f"published: {view.published_last_hour} in the last hour, {view.published_last_day} in the last day; "
         f"pipeline lag {_age(view.pipeline_lag_seconds)}"
     )
     if worst:
-        bad = Table("feed", "failures", "outcome", "last error", title="Worst feeds")
+        bad = Table("feed", "failures", "outcome", "last success", "last error", title="Worst feeds")
         for f in worst:
-            bad.add_row(f"{f.id} {f.url}", str(f.consecutive_failures), f.last_outcome or "", (f.last_error or "")[:80])
+            success = f.last_success_at.strftime("%Y-%m-%d %H:%M") if f.last_success_at else "never"
+            bad.add_row(f"{f.id} {f.url}", str(f.consecutive_failures), f.last_outcome or "", success,
+                        (f.last_error or "")[:80])  # fmt: skip
         console.print(bad)
 
 
 def healthcheck(
-    role: str = typer.Argument(..., help="worker, beat or db"),
+    role: str = typer.Argument(..., help="worker, beat, api or db"),
     queue: str | None = typer.Argument(None, help="For a worker: its queue (its node is QUEUE@hostname)."),
 ) -> None:
     """Exit 0 when this role is healthy (for container HEALTHCHECKs), 1 with a reason otherwise."""
@@ -88,9 +115,12 @@ def healthcheck(
             node = f"{queue or 'celery'}@{socket.gethostname()}"
             if not celery_app.control.ping(destination=[node], timeout=5.0):
                 raise RuntimeError(f"worker {node} did not answer a ping")
-        elif role != "db":
-            raise RuntimeError(f"unknown role {role!r}")
-    except (SchemaNotCurrentError, RuntimeError, redis.RedisError) as exc:
+        elif role == "api":
+            # The API container's liveness: its own /healthz on the port it was told to listen on.
+            httpx.get(f"http://127.0.0.1:{s.api_port}/healthz", timeout=5.0).raise_for_status()
+        elif role not in ROLES:
+            raise RuntimeError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    except (SchemaNotCurrentError, RuntimeError, redis.RedisError, httpx.HTTPError) as exc:
         console.print(f"unhealthy: {exc}")
         raise typer.Exit(1) from exc
     console.print("healthy")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the local PostgreSQL and Redis that the tests talk to, if they are not running already.
+# Start the local PostgreSQL and Redis that the tests talk to, if they are not running already, and install
+# promtool (Debian's `prometheus` package), which tests/test_deploy.py uses to check deploy/monitoring/.
 set -euo pipefail
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -14,3 +15,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 echo "PostgreSQL and Redis are up on 127.0.0.1"
+if ! command -v promtool >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y --no-install-recommends prometheus \
+    || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends prometheus; } \
+    || echo "could not install promtool (Debian package prometheus); tests/test_deploy.py needs it" >&2
+fi

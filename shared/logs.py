@@ -1,13 +1,45 @@
-"""Logging set-up: one event per line, JSON when not on a terminal, ids carried as fields."""
+"""Logging set-up: one event per line, JSON when not on a terminal, ids carried as fields.
+
+Inside a Celery task every line, ours or a library's, carries the task name and the ids the task was called
+with (``feed_id``, ``item_id``, ...): the worker binds them when the task starts (``bind_task_ids``), a
+filter on our handler copies them onto each record, and the JSON formatter writes them as fields.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.settings import Settings
+
+# Per task, per thread: the threads pool runs several tasks at once, each in its own thread and context.
+_context: ContextVar[Mapping[str, Any]] = ContextVar("newsmill_log_context", default={})  # noqa: B039 - never mutated
+
+
+class _ContextFilter(logging.Filter):
+    """Copy the bound ids onto every record that passes our handler (an explicit ``extra`` wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    """The terminal format: the message, then the bound ids as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{k}={getattr(record, k)}" for k in _context.get() if hasattr(record, k))
+        return f"{line} [{ids}]" if ids else line
 
 
 def configure_logging(s: Settings) -> None:
@@ -16,13 +48,37 @@ def configure_logging(s: Settings) -> None:
     root.setLevel(s.log_level.upper())
     if any(getattr(h, "_newsmill", False) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
-    use_json = s.log_json if s.log_json is not None else not sys.stderr.isatty()
+    # The process's real stderr: Celery replaces sys.stderr with a proxy into logging, which would loop.
+    stream = sys.__stderr__ or sys.stderr
+    handler = logging.StreamHandler(stream)
+    use_json = s.log_json if s.log_json is not None else not stream.isatty()
     if use_json:
         handler.setFormatter(
             JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"})
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(_ContextFilter())
     handler._newsmill = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    logging.captureWarnings(True)  # warnings too become one event per line, not raw multi-line text
+
+
+@lru_cache(maxsize=256)
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
+def bind_task_ids(task_name: str, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    """Bind the task name and its id arguments (parameters named ``*_id`` / ``*_ids``) to this context."""
+    try:
+        bound = _signature(func).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):  # a call that does not fit the signature fails in the task, not here
+        bound = {}
+    ids = {k: v for k, v in bound.items() if k.endswith(("_id", "_ids"))}
+    _context.set({"task": task_name, **ids})
+
+
+def unbind_task_ids() -> None:
+    """Forget the ids bound for the task that just ended."""
+    _context.set({})

@@ -1,10 +1,13 @@
 """Prometheus metrics: per-stage counters and latencies from workers, pipeline gauges from Postgres/Redis.
 
-Labels stay low-cardinality: stage, outcome, queue, state. Never a URL or an id.
+Labels stay low-cardinality: stage, outcome, queue. Never a URL or an id. Every name here is documented in
+docs/operations.md, and the Grafana dashboard and alert rules in deploy/monitoring/ use only these names
+(tests/test_deploy.py checks both).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -17,49 +20,106 @@ from prometheus_client.registry import Collector
 
 from shared.db import stats
 
+log = logging.getLogger(__name__)
+
+STAGE_STARTED = Counter(
+    "newsmill_stage_started_total", "Task runs that took an item (or a feed) into a stage; retries count again.",
+    ["stage"],
+)  # fmt: skip
 STAGE_ITEMS = Counter("newsmill_stage_items_total", "Items leaving a stage, by outcome.", ["stage", "outcome"])
 STAGE_SECONDS = Histogram(
     "newsmill_stage_seconds", "Time spent in one stage step.", ["stage"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )  # fmt: skip
 FEED_POLLS = Counter("newsmill_feed_polls_total", "Feed polls, by outcome.", ["outcome"])
-QUEUES = ("feeds", "fetch", "extract", "enrich")
+# The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
+QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
+# The stage a task works for, by task name. Housekeeping (dispatcher, sweeper, delivery planner) is no stage.
+TASK_STAGES = {
+    "newsmill.poll_feed": "poll",
+    "newsmill.fetch_item": "fetch",
+    "newsmill.extract_item": "extract",
+    "newsmill.enrich_item": "enrich",
+    "newsmill.deliver_subscription": "deliver",
+}
+
+
+def count_task_start(task_name: str) -> None:
+    """Count one run of a stage's task (called from Celery's task_prerun signal)."""
+    if (stage := TASK_STAGES.get(task_name)) is not None:
+        STAGE_STARTED.labels(stage).inc()
 
 
 class PipelineCollector(Collector):
-    """Gauges read at scrape time: queue depth, items by stage, pipeline lag, feed health."""
+    """Gauges read at scrape time: queue depth, items by stage, pipeline lag, feed health.
+
+    A scrape while Postgres or Redis is away still answers, with ``newsmill_collector_up`` 0 and without
+    the gauges it could not read, so the alert says "database unreachable" rather than "beat down"."""
 
     def __init__(self, database_url: str, redis_url: str) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = datetime.now(UTC)
+        up = 1.0
+        try:
+            yield from self._queues()
+        except redis.RedisError as exc:
+            log.warning("metrics: Redis unreachable", extra={"error": str(exc)})
+            up = 0.0
+        try:
+            yield from self._pipeline(datetime.now(UTC))
+        except psycopg.Error as exc:
+            log.warning("metrics: PostgreSQL unreachable", extra={"error": str(exc)})
+            up = 0.0
+        yield GaugeMetricFamily("newsmill_collector_up", "1 when Postgres and Redis both answered this scrape.", up)
+
+    def _queues(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily("newsmill_queue_depth", "Messages waiting in a broker queue.", labels=["queue"])
-        client = redis.Redis.from_url(self.redis_url)
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
         try:
             for queue in QUEUES:
                 depth.add_metric([queue], float(client.llen(queue)))
         finally:
             client.close()
         yield depth
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
+
+    def _pipeline(self, now: datetime) -> Iterator[GaugeMetricFamily]:
+        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
             stages = stats.stage_stats(conn, now)
             view = stats.overview(conn, now)
-        waiting = GaugeMetricFamily("newsmill_stage_waiting", "Items waiting for a stage.", labels=["stage"])
-        failed = GaugeMetricFamily("newsmill_stage_failed", "Items a stage gave up on.", labels=["stage"])
-        for s in stages:
-            waiting.add_metric([s.stage], s.waiting)
-            failed.add_metric([s.stage], s.failed)
-        yield waiting
-        yield failed
-        yield GaugeMetricFamily(
-            "newsmill_pipeline_lag_seconds",
-            "Age of the oldest item not yet published.",
-            value=view.pipeline_lag_seconds,
+        families = {
+            "waiting": GaugeMetricFamily("newsmill_stage_waiting", "Items waiting for a stage.", labels=["stage"]),
+            "in_progress": GaugeMetricFamily(
+                "newsmill_stage_in_progress", "Items a worker is working on now.", labels=["stage"]
+            ),
+            "retrying": GaugeMetricFamily(
+                "newsmill_stage_retrying", "Items waiting out a transient failure.", labels=["stage"]
+            ),
+            "failed": GaugeMetricFamily("newsmill_stage_failed", "Items a stage gave up on.", labels=["stage"]),
+        }
+        oldest = GaugeMetricFamily(
+            "newsmill_stage_oldest_seconds", "Age of the oldest item waiting for a stage.", labels=["stage"]
         )
-        yield GaugeMetricFamily("newsmill_feeds_failing", "Feeds whose last poll failed.", value=view.feeds_failing)
-        yield GaugeMetricFamily("newsmill_feeds_due", "Feeds due for a poll now.", value=view.feeds_due)
+        for s in stages:
+            for field, family in families.items():
+                family.add_metric([s.stage], float(getattr(s, field)))
+            oldest.add_metric([s.stage], s.oldest_age_seconds or 0.0)
+        yield from families.values()
+        yield oldest
+        yield GaugeMetricFamily(
+            "newsmill_pipeline_lag_seconds", "Age of the oldest item not yet published.", view.pipeline_lag_seconds
+        )
+        yield GaugeMetricFamily("newsmill_feeds", "Feeds registered.", view.feeds_total)
+        yield GaugeMetricFamily("newsmill_feeds_due", "Feeds due for a poll now.", view.feeds_due)
+        yield GaugeMetricFamily("newsmill_feeds_failing", "Feeds whose last poll failed.", view.feeds_failing)
+        yield GaugeMetricFamily(
+            "newsmill_feeds_failing_over_a_day", "Failing feeds without a success for a day.",
+            view.feeds_failing_over_a_day,
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "newsmill_articles_published_last_hour", "Articles published in the last hour.", view.published_last_hour
+        )
 
 
 def serve_worker_metrics(port: int) -> None:

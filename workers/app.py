@@ -14,17 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    beat_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+)
 from kombu import Queue
 
 from scheduler.beat import beat_schedule
+from shared.cpus import available_cpus
 from shared.db.connection import require_current_schema
-from shared.logs import configure_logging
-from shared.metrics import serve_pipeline_metrics, serve_worker_metrics
+from shared.logs import bind_task_ids, configure_logging, unbind_task_ids
+from shared.metrics import count_task_start, serve_pipeline_metrics, serve_worker_metrics
 from shared.settings import get_settings
 
 # One queue per stage, so IO-bound and CPU-bound work scale independently.
-QUEUES = ("feeds", "fetch", "extract", "enrich")
+QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
 ROUTES = {
     "newsmill.dispatch_due_feeds": {"queue": "feeds"},
     "newsmill.sweep_stale_items": {"queue": "feeds"},
@@ -33,12 +42,14 @@ ROUTES = {
     "newsmill.fetch_item": {"queue": "fetch"},
     "newsmill.extract_item": {"queue": "extract"},
     "newsmill.enrich_item": {"queue": "enrich"},
+    # Webhooks on their own queue and workers: a slow receiver never holds up ingestion.
+    "newsmill.deliver_*": {"queue": "deliver"},
 }
 
 
 def create_app() -> Celery:
     s = get_settings()
-    celery = Celery("newsmill", broker=s.redis_url, include=["workers.tasks"])
+    celery = Celery("newsmill", broker=s.redis_url, include=["workers.tasks", "workers.delivery_tasks"])
     celery.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="feeds",
@@ -51,6 +62,8 @@ def create_app() -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
+        # A pool without -c gets one process per CPU the container may use, not per host CPU.
+        worker_concurrency=available_cpus(),
         worker_max_tasks_per_child=s.worker_max_tasks_per_child,
         worker_max_memory_per_child=s.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,
@@ -63,6 +76,12 @@ def create_app() -> Celery:
 
 
 app = create_app()
+
+
+@setup_logging.connect
+def _our_logging_only(**_: Any) -> None:
+    # Connected, so Celery adds no handler of its own (beat would log every line twice).
+    configure_logging(get_settings())
 
 
 @worker_init.connect
@@ -93,3 +112,15 @@ def _fresh_connections_after_fork(**_: Any) -> None:
 
     resources.reset()
     logging.getLogger(__name__).debug("worker process ready")
+
+
+@task_prerun.connect
+def _task_started(task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    # Every log line of the task carries its ids; the stage's "entered" counter moves.
+    bind_task_ids(task.name, task.run, args or (), kwargs or {})
+    count_task_start(task.name)
+
+
+@task_postrun.connect
+def _task_ended(**_: Any) -> None:
+    unbind_task_ids()

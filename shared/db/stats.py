@@ -16,6 +16,7 @@ STAGE_OF_STATE = {"discovered": "fetch", "fetched": "extract", "extracted": "enr
 class StageStats:
     stage: str
     waiting: int  # items in the state this stage consumes
+    in_progress: int  # of those, claimed by a worker right now (attempt counted, deadline not passed)
     retrying: int  # of those, waiting out a transient failure
     failed: int  # items this stage gave up on
     oldest_age_seconds: float | None  # age of the oldest waiting item in this state
@@ -46,11 +47,14 @@ def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
     rows = conn.execute(
         """
         SELECT state, count(*),
+               -- claim() counts an attempt and pushes sweep_at out; advance() resets attempts; defer() sets
+               -- a transient outcome. So: attempted, no failure recorded, deadline ahead = being worked on.
+               count(*) FILTER (WHERE attempts > 0 AND coalesce(outcome, 'ok') = 'ok' AND sweep_at > %s),
                count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> 'ok'),
                extract(epoch FROM %s - min(state_changed_at))
         FROM items WHERE state NOT IN ('published', 'failed') GROUP BY state
         """,
-        (now,),
+        (now, now),
     ).fetchall()
     failed: dict[str, int] = dict(
         conn.execute("SELECT failed_from, count(*) FROM items WHERE state = 'failed' GROUP BY failed_from").fetchall()
@@ -60,8 +64,9 @@ def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
     for state, stage in STAGE_OF_STATE.items():
         row = by_state.get(state)
         out.append(StageStats(
-            stage=stage, waiting=int(row[1]) if row else 0, retrying=int(row[2]) if row else 0,
-            failed=int(failed.get(state, 0)), oldest_age_seconds=float(row[3]) if row else None,
+            stage=stage, waiting=int(row[1]) if row else 0, in_progress=int(row[2]) if row else 0,
+            retrying=int(row[3]) if row else 0, failed=int(failed.get(state, 0)),
+            oldest_age_seconds=float(row[4]) if row else None,
         ))  # fmt: skip
     return out
 
