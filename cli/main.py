@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 import typer
 from rich.console import Console
 
 from cli import feeds as feeds_cli
+from cli import subscriptions as subscriptions_cli
 from cli import topics as topics_cli
+from cli.api import api
+from cli.demo import demo
 from cli.extract import extract
+from cli.reprocess import reprocess
+from cli.services import use_embedded_services
 from cli.status import healthcheck, status
 from cli.supervisor import Supervisor, fleet
 from cli.tail import tail
 from shared.db import feeds, items
 from shared.db.connection import SchemaNotCurrentError, apply_migrations, connect, require_current_schema
+from shared.embedded import data_root
 from shared.settings import get_settings
 
 app = typer.Typer(help="newsmill: news feeds in, clean enriched articles in PostgreSQL out.", no_args_is_help=True)
 app.add_typer(feeds_cli.app, name="feeds")
 app.add_typer(topics_cli.app, name="topics")
+app.add_typer(subscriptions_cli.app, name="subscriptions")
 app.command("extract", help="Show how one page is cleaned, or clean a batch of pages (--jsonl).")(extract)
 app.command("status")(status)
+app.command("reprocess")(reprocess)
 app.command("healthcheck")(healthcheck)
 app.command("tail")(tail)
+app.command("api")(api)
+app.command("demo")(demo)
 console = Console(stderr=True)
 
 
@@ -47,13 +60,26 @@ def _idle(started: datetime, due_ids: list[int]) -> bool:
 
 
 @app.command()
-def run(
+def run(  # noqa: PLR0917 - typer maps each parameter to an option
     until_idle: bool = typer.Option(False, "--until-idle", help="Poll every feed once, finish, exit."),
     io_concurrency: int = typer.Option(16, help="Threads of the feeds+fetch worker."),
     cpu_concurrency: int = typer.Option(0, help="Processes of the extract+enrich worker (0: one per CPU)."),
     timeout: float = typer.Option(0, help="With --until-idle: give up after this many seconds (0: never)."),
+    with_api: bool = typer.Option(True, "--api/--no-api", help="Also serve the HTTP API (never with --until-idle)."),
+    embedded: bool = typer.Option(False, "--embedded", help="Start and use embedded PostgreSQL and Redis."),
 ) -> None:
-    """Run beat and the workers as supervised child processes until Ctrl-C (or until idle)."""
+    """Run beat, the workers and the API as supervised child processes until Ctrl-C (or until idle)."""
+    with ExitStack() as services:  # embedded servers stop after the fleet, on every way out
+        if embedded:
+            use_embedded_services(services, data_root(get_settings().data_dir))
+        # Beat's schedule file is this run's own: two fleets on one machine (tests, a demo) never share it.
+        beat_dir = Path(services.enter_context(tempfile.TemporaryDirectory(prefix="newsmill-beat-")))
+        _run_fleet(until_idle, io_concurrency, cpu_concurrency, timeout, with_api, beat_dir / "schedule")
+
+
+def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
+    until_idle: bool, io_concurrency: int, cpu_concurrency: int, timeout: float, with_api: bool, schedule: Path
+) -> None:
     s = get_settings()
     try:
         require_current_schema(s.database_url)
@@ -63,7 +89,8 @@ def run(
     started = datetime.now(UTC)
     with connect(s.database_url, autocommit=True) as conn:
         due_ids = feeds.due_feed_ids(conn, started)
-    sup = Supervisor(fleet(io_concurrency, cpu_concurrency or None), env=dict(os.environ))
+    children = fleet(io_concurrency, cpu_concurrency or None, api=with_api and not until_idle, beat_schedule=schedule)
+    sup = Supervisor(children, env=dict(os.environ))
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
     public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")
 
+    # Webhook deliveries (subscriptions)
+    deliver_every: float = _f(5.0, "How often beat matches new articles to webhooks and sends what is due (s).", gt=0)
+    webhook_timeout: float = _f(10.0, "Seconds for one webhook POST, connecting included.", gt=0)
+    webhook_retry_base_delay: float = _f(30.0, "Wait after a webhook's first failed attempt; doubles (s).", gt=0)
+    webhook_retry_max_delay: float = _f(3_600.0, "Longest wait between two attempts of a webhook (s).", gt=0)
+    webhook_max_failures: int = _f(10, "Failed attempts in a row after which a webhook is paused.", gt=0)
+
     # Observability
     metrics_port: int | None = _f(None, "Serve Prometheus metrics on this port (workers, beat).", gt=0)
 
