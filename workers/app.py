@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-# Prefork children write their metrics to files in this folder; prometheus_client reads the variable when
-# first imported, so it is set before anything below imports it.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="newsmill-metrics-"))
+
+def _own_metrics_dir() -> None:
+    """Prefork children write their metrics to files in this folder; prometheus_client reads the variable when
+    first imported, so it is set before anything below imports it. The process that made the folder removes it
+    at exit (forked children inherit the handler, hence the pid check), so restarts leave nothing in /tmp."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return
+    path, creator = tempfile.mkdtemp(prefix="newsmill-metrics-"), os.getpid()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+    def remove() -> None:
+        if os.getpid() == creator:
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+_own_metrics_dir()
 
 import logging
 from pathlib import Path
