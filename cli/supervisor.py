@@ -78,6 +78,12 @@ def _sweep_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def child_env(env: dict[str, str] | None) -> dict[str, str]:
+    """A child's environment: ours, without our Prometheus multiprocess folder, so every child collects its
+    own metrics (sharing one folder would make each worker's endpoint report its siblings' counts too)."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+
+
 class Supervisor:
     """Starts children, watches them, and stops them all together (SIGTERM, then SIGKILL after grace)."""
 
@@ -94,7 +100,7 @@ class Supervisor:
                 # Each child leads its own process group: a terminal's Ctrl-C reaches only us, we stop the
                 # children in order, and a child's own children (the prefork pool) can be swept with it.
                 self.procs[child.name] = subprocess.Popen(  # noqa: S603 - our own argv
-                    child.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                    child.argv, env=child_env(self.env), stdout=out, stderr=subprocess.STDOUT if out else None,
                     start_new_session=True,
                 )  # fmt: skip
         finally:

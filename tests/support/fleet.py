@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def fleet_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     """Environment for fleet processes: test services, private hosts allowed (the test site is on
     127.0.0.1), no politeness delay, and fast ticks so a test run takes seconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_")}
+    # Each process gets its own metrics folder (see cli.supervisor.child_env).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         NEWSMILL_DATABASE_URL=db_url,
         NEWSMILL_REDIS_URL=redis_url,

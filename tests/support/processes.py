@@ -13,7 +13,8 @@ MARKER = "NEWSMILL_TEST_RUN_MARKER"
 def marked_env(**extra: str) -> tuple[dict[str, str], str]:
     """This process's environment without NEWSMILL_ variables, plus a fresh marker; returns (env, marker)."""
     run_id = uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_")}
+    # Each process gets its own metrics folder (see cli.supervisor.child_env).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(extra, **{MARKER: run_id})
     return env, run_id
 
