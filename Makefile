@@ -25,5 +25,5 @@ lint: setup
 test: setup services lint
 	$(UV) run pytest
 
-bench: setup
-	$(UV) run python -m bench.extraction
+bench: setup services
+	$(UV) run python -m bench

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -17,12 +18,16 @@ _HYPHENS = dict.fromkeys(map(ord, "‐‑‒–—−"), "-")
 _WORD_SEP = r"[\s\-']+"  # between the words of a phrase: spaces, hyphens, elisions
 _TERM_CHARS = re.compile(r"^[\w\s\-'&.+*]+$")  # letters, digits, phrase and elision marks, "s&p", "c++", "u.s."
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
+_WORD = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded (Cyrillic too)."""
+    if text.isascii():  # NFKD leaves ASCII as it is, and it has no marks to drop nor quotes to unify
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text).translate(_APOSTROPHES).translate(_HYPHENS)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # No code point below U+0300 is a combining mark: the comparison spares most characters the lookup.
+    return "".join(c for c in decomposed if c < "\u0300" or not unicodedata.combining(c)).casefold()
 
 
 def term_key(term: str) -> str:
@@ -57,6 +62,11 @@ class _Compiled:
     any_: tuple[str, ...]
     all_: tuple[tuple[str, ...], ...]
     exclude: tuple[str, ...]
+    # Keys whose first word is a plain word (no "&", "+", "."): the pattern can only match where that word
+    # stands whole (or, with a wildcard, begins a word), so looking it up in the text's words replaces a
+    # substring scan of the whole text.
+    whole_word: set[str] = field(default_factory=set)
+    prefix_word: set[str] = field(default_factory=set)
 
 
 class Topic(BaseModel):
@@ -97,6 +107,10 @@ class Topic(BaseModel):
             if key not in c.patterns:  # the first spelling is the one editors see
                 c.patterns[key], c.spelling[key] = compile_term(term), term
                 c.needles[key] = key.split()[0].removesuffix("*")
+                if _WORD.fullmatch(key.split()[0]):
+                    c.whole_word.add(key)
+                elif _WORD.fullmatch(c.needles[key]) and key.split()[0].endswith("*"):
+                    c.prefix_word.add(key)
         self._compiled = c
         return self
 
@@ -185,14 +199,42 @@ def _keys(terms: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(term_key(t) for t in terms))
 
 
-def _evaluate_folded(topic: Topic, title: str, body: str, language: str | None) -> Evaluation:
+@dataclass(frozen=True)
+class Words:
+    """The distinct words of a folded title and text, computed once per article for every topic."""
+
+    distinct: frozenset[str]
+    ordered: list[str]  # the same, sorted: the words starting with a prefix are found by bisection
+
+    @classmethod
+    def of(cls, folded_title: str, folded_body: str) -> Words:
+        distinct = frozenset(_WORD.findall(folded_title)) | frozenset(_WORD.findall(folded_body))
+        return cls(distinct, sorted(distinct))
+
+    def has_prefix(self, prefix: str) -> bool:
+        i = bisect.bisect_left(self.ordered, prefix)
+        return i < len(self.ordered) and self.ordered[i].startswith(prefix)
+
+
+def _evaluate_folded(
+    topic: Topic, title: str, body: str, language: str | None, words: Words | None = None
+) -> Evaluation:
     c = topic._compiled  # built once by the model's validator
+
+    def absent(key: str) -> bool:
+        # Most terms are absent from most articles; a word lookup (or else `in`) is far cheaper than a regex
+        # scan. Each test only rules out: a term that passes is still matched by its pattern below.
+        if words is not None:
+            if key in c.whole_word:
+                return c.needles[key] not in words.distinct
+            if key in c.prefix_word:
+                return not words.has_prefix(c.needles[key])
+        return c.needles[key] not in title and c.needles[key] not in body
 
     def hits(keys: Iterable[str]) -> dict[str, TermHit]:
         found = {}
         for key in keys:
-            # Most terms are absent from most articles; `in` is far cheaper than a regex scan.
-            if c.needles[key] not in title and c.needles[key] not in body:
+            if absent(key):
                 continue
             in_title, in_body = len(c.patterns[key].findall(title)), len(c.patterns[key].findall(body))
             if in_title or in_body:
@@ -237,9 +279,10 @@ def match_topic(topic: Topic, title: str | None, text: str, language: str | None
 def tag_article(topics: Sequence[Topic], title: str | None, text: str, language: str | None) -> list[TopicMatch]:
     """All tags of an article, best score first (the text is folded once for every topic)."""
     folded_title, folded_text = fold(title or ""), fold(text)
+    words = Words.of(folded_title, folded_text)
     tags = []
     for topic in topics:
-        ev = _evaluate_folded(topic, folded_title, folded_text, language)
+        ev = _evaluate_folded(topic, folded_title, folded_text, language, words)
         if ev.tagged:
             tags.append(TopicMatch(ev.slug, ev.score, ev.hits))
     return sorted(tags, key=lambda m: (-m.score, m.slug))

@@ -1,0 +1,122 @@
+"""The benchmark suite in one command: ``uv run python -m bench [--smoke] [--only NAME ...] [--json OUT]``.
+
+Runs, in this order and on one fixture site: raw trafilatura in 2 processes (the bound), the fleet end to
+end, the peers; then polling scale, topic-feed serving (when the API exists) and memory under a longer
+ingest. Prints a table and writes every figure as JSON (default: bench/results/bench-<UTC time>.json).
+``--smoke`` runs each part on a few pages or feeds, to keep the harness working (tests/test_bench_smoke.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import peers, report
+from bench.feeds_http import run_feed_serving
+from bench.pipeline import raw_extraction, run_pipeline
+from bench.polling import run_polling
+from bench.site import add_article_feeds, article_site, page_url, serve
+
+REPO = Path(__file__).resolve().parents[1]
+PARTS = ("ingest", "peers", "polling", "serving", "memory")
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    except FileNotFoundError:  # no git: a source tarball
+        return ""
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "commit": _git("rev-parse", "HEAD") or "unknown", "dirty_tree": bool(_git("status", "--porcelain")),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_before": os.getloadavg(),
+    }  # fmt: skip
+
+
+def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profile_to: Path | None) -> dict[str, Any]:
+    """Raw extraction, the fleet and the peers against one served site, one after the other."""
+    site = article_site(pages)
+    feed_urls: list[str] = []
+    out: dict[str, Any] = {}
+    with serve(site, lambda s: feed_urls.extend(add_article_feeds(s))) as site_pid:
+        urls = [page_url(site, k) for k in range(site.pages)]
+        out["raw"] = raw_extraction(site)
+        if "ingest" in parts:
+            out["ingest"] = run_pipeline(site, feed_urls, site_pid, raw=out["raw"], profile_to=profile_to)
+        if "peers" in parts:
+            out["peers"] = [
+                peers.trafilatura_cli(urls),
+                peers.sequential_loop(feed_urls),
+                peers.news_please(urls, news_please),
+            ]
+    out["load_average_after"] = os.getloadavg()
+    return out
+
+
+def memory_run(pages: int) -> dict[str, Any]:
+    site = article_site(pages)
+    feed_urls: list[str] = []
+    with serve(site, lambda s: feed_urls.extend(add_article_feeds(s))) as site_pid:
+        return run_pipeline(site, feed_urls, site_pid, timeout=3600)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few pages and feeds: checks the harness only")
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
+    parser.add_argument("--pages", type=int, default=600, help="article pages of the ingest run")
+    parser.add_argument("--feeds", type=int, default=10_000, help="feeds of the polling run")
+    parser.add_argument("--memory-pages", type=int, default=10_000, help="article pages of the memory run")
+    parser.add_argument("--connections", type=int, default=200, help="concurrent connections of the serving run")
+    parser.add_argument("--serve-seconds", type=int, default=15, help="seconds of load per serving case")
+    parser.add_argument("--news-please-python", default=os.environ.get("NEWSMILL_BENCH_NEWS_PLEASE_PYTHON"),
+                        help="a Python with news-please installed (its own virtualenv)")  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="py-spy the CPU worker during the ingest run")
+    parser.add_argument("--json", type=Path, dest="json_out", help="where to write the results")
+    args = parser.parse_args(argv)
+    # Smoke runs skip the memory part unless asked: it is the ingest run again, longer.
+    parts = set(args.only or (set(PARTS) - {"memory"} if args.smoke else PARTS))
+    if args.smoke:
+        args.pages, args.feeds, args.memory_pages, args.serve_seconds, args.connections = 12, 40, 30, 1, 20
+
+    results: dict[str, Any] = {"machine": _machine(), "smoke": args.smoke}
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_out = args.json_out or REPO / "bench" / "results" / f"bench-{stamp}.json"
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    profile_to = json_out.with_suffix(".pyspy.txt") if args.profile else None
+    runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("ingest", lambda: ingest_and_peers(args.pages, parts, args.news_please_python, profile_to)),
+        ("polling", lambda: {"polling": run_polling(args.feeds)}),
+        ("serving", lambda: {"serving": run_feed_serving(args.connections, args.serve_seconds,
+                                                          pages=12 if args.smoke else 200)}),
+        ("memory", lambda: {"memory": memory_run(args.memory_pages)}),
+    ]  # fmt: skip
+    for name, run in runs:
+        if name in parts or (name == "ingest" and "peers" in parts):
+            try:
+                results.update(run())
+            except Exception as exc:  # noqa: BLE001 - one failed part must not lose the others' figures
+                results.setdefault("errors", {})[name] = traceback.format_exc()
+                print(f"{name} failed: {exc!r}")
+            results["machine"]["load_average_after"] = os.getloadavg()
+            json_out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(report.table(results))
+    print(f"\nJSON: {json_out}")
+    return 0 if report.healthy(results) and "errors" not in results else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""The benchmark suite's smoke mode: every part runs end to end on a few pages and reports sane fields.
+
+No timing is asserted (speed is what the benchmark measures, on a quiet machine); only that the harness
+still works: the fleet published every page, the peers extracted them, every feed was polled, the API
+answered under load and revalidated with 304s.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.fleet import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.timeout(900)
+def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=880, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "== ingest" in done.stdout
+    r = json.loads(out.read_text(encoding="utf-8"))
+
+    assert r["smoke"] is True
+    assert len(r["machine"]["commit"]) == 40
+    assert r["raw"]["pages"] == r["raw"]["with_text"] == 12
+    assert r["raw"]["articles_per_s"] > 0
+
+    ingest = r["ingest"]
+    assert ingest["fleet_exit_code"] == 0
+    assert ingest["published"] == 12
+    assert ingest["items_by_state"] == {"published": 12}
+    assert ingest["ratio_to_raw"] > 0
+    assert ingest["stage_tasks"]["extract"]["tasks"] == ingest["stage_tasks"]["enrich"]["tasks"] == 12
+    assert ingest["cpu_seconds_by_role"]["worker-cpu pool"] > 0
+    assert ingest["memory"]["worker-cpu pool"]["max_mib"] > 10
+
+    by_name = {row["name"].split(" (")[0]: row for row in r["peers"]}
+    assert by_name["trafilatura CLI"]["articles"] == 12
+    assert by_name["feedparser + httpx + trafilatura loop"]["articles"] == 12
+    assert "news-please" in by_name  # skipped or run, it is reported
+
+    polling = r["polling"]
+    assert polling["polled"] == polling["feeds"] == 40
+    assert polling["outcomes"] == {"not_modified": 36, "ok": 4}
+    assert polling["new_items"] == 0
+    assert polling["feeds_per_s"] > 0
+
+    serving = r["serving"]
+    assert serving["plain"]["requests"] > 0
+    assert serving["plain"]["p99_ms"] >= serving["plain"]["p50_ms"] > 0
+    assert serving["if_none_match"]["requests"] > 0
