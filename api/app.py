@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.conn_gate = asyncio.Semaphore(POOL_MAX)  # see api.deps.get_conn
     metrics.install(app)
     app.include_router(health.router)
     app.include_router(articles.router)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import ConnectionPool
 
 from shared.settings import Settings
@@ -26,13 +28,31 @@ def get_pool(request: Request) -> ConnectionPool:
     return pool
 
 
-def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    """An autocommit connection from the app's pool for the duration of one request."""
+async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
+    """An autocommit connection from the app's pool for the duration of one request.
+
+    Requests queue for a connection here, in the event loop, not in worker threads: a sync dependency that
+    blocked a thread waiting for the pool would starve the sync handlers that hold (and would return) the
+    connections, and past ~40 concurrent requests nothing was served at all (found by the feed-serving
+    benchmark). The gate has as many places as the pool has connections, so getconn never waits long."""
+    gate: asyncio.Semaphore = request.app.state.conn_gate
     try:
-        with get_pool(request).connection(timeout=POOL_TIMEOUT) as conn:
+        async with asyncio.timeout(POOL_TIMEOUT):
+            await gate.acquire()
+    except TimeoutError as exc:
+        raise HTTPException(503, "database busy, try again") from exc
+    try:
+        pool = get_pool(request)
+        try:
+            conn = await run_in_threadpool(pool.getconn, POOL_TIMEOUT)
+        except psycopg.OperationalError as exc:  # PoolTimeout included
+            raise HTTPException(503, "database unavailable") from exc
+        try:
             yield conn
-    except psycopg.OperationalError as exc:
-        raise HTTPException(503, "database unavailable") from exc
+        finally:
+            await run_in_threadpool(pool.putconn, conn)
+    finally:
+        gate.release()
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
