@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
+from api.render_cache import RenderCache
 from shared.settings import Settings, get_settings
 
 POOL_MAX = 10
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.conn_gate = asyncio.Semaphore(POOL_MAX)  # see api.deps.get_conn
+    app.state.render_cache = RenderCache()
     metrics.install(app)
     app.include_router(health.router)
     app.include_router(articles.router)

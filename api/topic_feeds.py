@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from api import feed_render
 from api.conditional import http_date, not_modified, strong_etag
 from api.deps import Conn, get_settings
+from api.render_cache import RenderCache
 from shared.db import topic_feed, topics
 from shared.db.topic_feed import StoryFilter
 
@@ -96,15 +97,20 @@ def _feed_response(request: Request, conn: Conn, slug: str, fmt: FeedFormat, p: 
     headers = {"ETag": etag, "Last-Modified": http_date(modified), "Cache-Control": "public, max-age=60"}
     if not_modified(request.headers, etag, modified):
         return Response(status_code=304, headers=headers)
-    story_filter = StoryFilter(p.langs, p.since_cursor, p.since_time, p.limit)
-    stories = topic_feed.latest_stories(conn, state.topic_id, story_filter)
-    topic = topics.get_topic(conn, slug)
     base = get_settings(request).public_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
-    body, content_type = feed_render.render_feed(
-        fmt, title=f"{topic.name if topic else slug} · newsmill", self_url=f"{base}/topics/{slug}.{fmt}{query}",
-        html_url=f"{base}/topics/{slug}", stories=stories,
-    )  # fmt: skip
+    self_url = f"{base}/topics/{slug}.{fmt}{query}"
+    cache: RenderCache = request.app.state.render_cache
+    if (cached := cache.get((etag, self_url))) is None:
+        story_filter = StoryFilter(p.langs, p.since_cursor, p.since_time, p.limit)
+        stories = topic_feed.latest_stories(conn, state.topic_id, story_filter)
+        topic = topics.get_topic(conn, slug)
+        cached = feed_render.render_feed(
+            fmt, title=f"{topic.name if topic else slug} · newsmill", self_url=self_url,
+            html_url=f"{base}/topics/{slug}", stories=stories,
+        )  # fmt: skip
+        cache.put((etag, self_url), cached)
+    body, content_type = cached
     return Response(body, media_type=content_type, headers=headers)
 
 
