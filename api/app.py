@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
 from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
+from api.auth import require_reader
 from api.render_cache import RenderCache
 from shared.settings import Settings, get_settings
 
@@ -56,10 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.render_cache = RenderCache()
     metrics.install(app)
     app.include_router(health.router)
-    app.include_router(articles.router)
+    readers = [Depends(require_reader)]  # open by default; see NEWSMILL_PUBLIC_READ
+    app.include_router(articles.router, dependencies=readers)
     # Feeds before pages: "/topics/{slug}.atom" must be tried before the page route "/topics/{slug}".
-    app.include_router(topic_feeds.router)
+    app.include_router(topic_feeds.router, dependencies=readers)
     app.include_router(admin.router)
-    app.include_router(subscriptions.router)
-    app.include_router(pages.router)
+    app.include_router(subscriptions.router)  # private feeds carry their own token
+    app.include_router(pages.router, dependencies=readers)
     return app

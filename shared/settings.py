@@ -69,6 +69,7 @@ class Settings(BaseSettings):
 
     # API
     admin_token: str | None = _f(None, "Bearer token for managing topics, feeds and subscriptions over HTTP.")
+    public_read: bool = _f(True, "Serve topic feeds, pages and /articles to anyone; false: admin token only.")
     api_host: str = _f("127.0.0.1", "Address `newsmill api` listens on.")
     api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
     public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")

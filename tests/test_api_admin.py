@@ -117,3 +117,19 @@ def test_feeds(admin: httpx.Client, db: psycopg.Connection) -> None:
     assert admin.delete(f"/feeds/{feed_id}", headers=AUTH).status_code == 404
     assert admin.delete("/feeds/abc", headers=AUTH).status_code == 422
     assert db.execute("SELECT count(*) FROM feeds").fetchone() == (0,)
+
+
+def test_private_deployment_needs_the_token_for_feeds_pages_and_articles(db_url: str, db: psycopg.Connection) -> None:
+    from tests.support.api_data import publish_corpus  # noqa: PLC0415 - only this test needs articles
+
+    publish_corpus(db)
+    reads = ["/topics", "/topics/ukraine-war.atom", "/topics/ukraine-war", "/articles", "/articles/1", "/", "/read/1"]
+    with serve_api(db_url, admin_token=TOKEN, public_read=False) as base, httpx.Client(base_url=base) as client:
+        assert {path: client.get(path).status_code for path in reads} == dict.fromkeys(reads, 401)
+        assert {path: client.get(path, headers=_bearer("wrong")).status_code for path in reads} == dict.fromkeys(
+            reads, 403
+        )
+        assert {path: client.get(path, headers=AUTH).status_code for path in reads} == dict.fromkeys(reads, 200)
+        assert client.get("/healthz").status_code == 200  # health stays open for orchestrators
+    with serve_api(db_url) as base:  # the default: open
+        assert httpx.get(f"{base}/topics/ukraine-war.atom").status_code == 200
