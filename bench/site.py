@@ -1,6 +1,7 @@
 """The benchmarks' fixture site: saved article pages and feeds served from a separate process on loopback.
 
-Pages come from ../shared/devdata/trafilatura-eval/pages (200 real news pages in many languages). A run that
+Pages come from ../shared/devdata/trafilatura-eval/pages (200 real news pages in many languages), else from
+tests/fixtures/pages (7 pages, in a fresh clone), or NEWSMILL_BENCH_PAGES_DIR. A run that
 needs more than 200 serves copy ``c`` of page ``i`` at its own URL, with one extra paragraph naming the copy
 inserted after the page's longest plain paragraph (inside the extracted text on 150 of the 200 pages):
 distinct documents and URLs, the same article otherwise, like a story syndicated across sites. Near-duplicate
@@ -27,7 +28,12 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES_DIR = REPO.parent / "shared" / "devdata" / "trafilatura-eval" / "pages"
+DEVDATA_PAGES = REPO.parent / "shared" / "devdata" / "trafilatura-eval" / "pages"
+# A fresh clone has no ../shared: the smoke run (and CI) then uses the saved pages the tests carry.
+FIXTURE_PAGES = REPO / "tests" / "fixtures" / "pages"
+PAGES_DIR = Path(
+    os.environ.get("NEWSMILL_BENCH_PAGES_DIR") or (DEVDATA_PAGES if DEVDATA_PAGES.is_dir() else FIXTURE_PAGES)
+)
 _PARAGRAPH = re.compile(rb"<p[\s>][^<]{80,}?</p\s*>", re.IGNORECASE)
 HTML_TYPE = b"text/html"
 RSS_TYPE = b"application/rss+xml; charset=utf-8"
