@@ -73,10 +73,7 @@ def fetch(
     ``truncate=True`` keeps the first ``max_bytes`` of a longer body instead of refusing it (robots.txt).
     """
     deadline = time.monotonic() + policy.total_timeout
-    backend = GuardedBackend(
-        allow_private=policy.allow_private_hosts, allowed=policy.allowed_networks, deadline=deadline
-    )
-    with _GuardedTransport(backend) as transport:
+    with _transport(policy, deadline) as transport:
         try:
             return _follow(transport, url, policy, dict(headers or {}), truncate=truncate)
         except httpx.TimeoutException as exc:
@@ -85,6 +82,22 @@ def fetch(
             raise TransientError(Outcome.TIMEOUT, why) from exc
         except httpx.TransportError as exc:  # connect/read/write errors, resets, bad status lines, DNS failures
             raise TransientError(Outcome.NETWORK_ERROR, f"{type(exc).__name__}: {exc}") from exc
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy) -> int:
+    """POST ``body`` to ``url`` through the address guard and return the status code; no redirect is followed
+    and the response body is never read. Raises httpx.TransportError (timeouts included), httpx.InvalidURL, or
+    the guard's StageError; the caller names the outcome."""
+    deadline = time.monotonic() + policy.total_timeout
+    timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
+    # Straight to the transport, as fetch does: httpx.Client would log the URL at INFO, and webhook URLs often
+    # carry a credential (Slack's do).
+    request = httpx.Request("POST", url, content=body, headers={**headers, "User-Agent": policy.user_agent},
+                            extensions={"timeout": timeout.as_dict()})  # fmt: skip
+    with _transport(policy, deadline) as transport:
+        response = transport.handle_request(request)
+        response.close()
+    return response.status_code
 
 
 def _follow(
@@ -209,6 +222,14 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
+
+
+def _transport(policy: FetchPolicy, deadline: float) -> _GuardedTransport:
+    """A transport whose every connection passes the address guard; ``deadline`` is a time.monotonic() value."""
+    backend = GuardedBackend(
+        allow_private=policy.allow_private_hosts, allowed=policy.allowed_networks, deadline=deadline
+    )
+    return _GuardedTransport(backend)
 
 
 class _GuardedTransport(httpx.HTTPTransport):

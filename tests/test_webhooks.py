@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -27,6 +26,7 @@ from shared.db import deliveries, subscriptions
 from shared.db.published import get_published
 from shared.settings import Settings
 from tests.support.articles import article_html, load_seed_topics, publish_page
+from tests.support.http_server import RequestHandler, serve
 from workers import deliver
 
 HOOK_PATH = "/hooks/T0123/credential-in-path"  # like Slack's incoming-webhook URLs: must not be logged
@@ -80,28 +80,15 @@ class Receiver:
 def receiving(receiver: Receiver) -> Iterator[str]:
     """Serve ``receiver`` on 127.0.0.1; yields its URL."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(request: RequestHandler) -> None:
+        status = receiver.answer({k.lower(): v for k, v in request.headers.items()}, request.body)
+        time.sleep(receiver.delay)
+        request.send_response(status)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.answer({k.lower(): v for k, v in self.headers.items()}, body)
-            time.sleep(receiver.delay)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{HOOK_PATH}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve() as site:
+        yield site.add(HOOK_PATH, answer)
 
 
 def settings(db_url: str, **overrides: object) -> Settings:

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 import httpx
 import psycopg
 
-from shared.address_guard import GuardedBackend
+from shared import http_client
 from shared.db import deliveries, subscriptions
 from shared.db.deliveries import DeliveryStatus
 from shared.db.published import PublishedArticle, get_published
 from shared.errors import Outcome, StageError
-from shared.http_client import FetchPolicy, _GuardedTransport
+from shared.http_client import FetchPolicy
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,11 @@ def retry_delay(failures: int, base: float, maximum: float) -> float:
 
 
 def webhook_policy(s: Settings) -> FetchPolicy:
-    """The fetch limits, with the webhook's own deadline: a slow receiver costs at most this per attempt."""
+    """The fetch limits, with the webhook's own deadline: a slow receiver costs at most this per attempt
+    (http_client.post reads for up to the whole deadline: ``read_timeout`` does not apply)."""
     policy = FetchPolicy.from_settings(s)
     return dataclasses.replace(
-        policy,
-        total_timeout=s.webhook_timeout,
-        connect_timeout=min(policy.connect_timeout, s.webhook_timeout),
-        read_timeout=min(policy.read_timeout, s.webhook_timeout),
+        policy, total_timeout=s.webhook_timeout, connect_timeout=min(policy.connect_timeout, s.webhook_timeout)
     )
 
 
@@ -88,21 +86,8 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], policy: Fetc
     """POST ``body`` through the guarded transport (private addresses refused unless allowed); redirects
     are not followed and the receiver's body is never read. Every failure becomes a named outcome."""
     started = time.monotonic()
-    backend = GuardedBackend(
-        allow_private=policy.allow_private_hosts,
-        allowed=policy.allowed_networks,
-        deadline=started + policy.total_timeout,
-    )
-    timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
     try:
-        # Straight to the transport, as shared.http_client does: httpx.Client would log the URL at INFO, and
-        # webhook URLs often carry a credential (Slack's do).
-        request = httpx.Request("POST", url, content=body, headers={**headers, "User-Agent": policy.user_agent},
-                                extensions={"timeout": timeout.as_dict()})  # fmt: skip
-        with _GuardedTransport(backend) as transport:
-            response = transport.handle_request(request)
-            code = response.status_code
-            response.close()
+        code = http_client.post(url, body, headers, policy)
     except httpx.TimeoutException as exc:
         return _result(Outcome.TIMEOUT, None, f"no answer in time: {type(exc).__name__}", started)
     except httpx.TransportError as exc:

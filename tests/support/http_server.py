@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 for tests: static routes or handler callables, in a thread."""
+"""A real HTTP server on 127.0.0.1 for tests: static routes or handler callables (GET and POST), in a thread."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[BaseHTTPRequestHandler], None]
+class RequestHandler(BaseHTTPRequestHandler):
+    """What a handler route is given: the request, and ``body``, the bytes a POST sent (empty for a GET)."""
+
+    body: bytes = b""
+
+
+Handler = Callable[[RequestHandler], None]
 Route = Response | Handler
 
 
@@ -45,14 +51,23 @@ class LocalSite:
         return sum(1 for p, _ in self.requests if p.split("?")[0] == path)
 
 
-def _make_handler(site: LocalSite) -> type[BaseHTTPRequestHandler]:
-    class _Handler(BaseHTTPRequestHandler):
+def _make_handler(site: LocalSite) -> type[RequestHandler]:
+    class _Handler(RequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: object) -> None:
             return
 
         def do_GET(self) -> None:
+            self.body = b""  # one handler serves every request of a keep-alive connection
+            self._answer()
+
+        def do_POST(self) -> None:
+            # Read the body first, so a canned answer leaves the keep-alive connection clean.
+            self.body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self._answer()
+
+        def _answer(self) -> None:
             site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             route = site.routes.get(self.path.split("?")[0])
             if route is None:
