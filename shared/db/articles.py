@@ -33,22 +33,10 @@ class ArticleDraft:
 
 
 @dataclass(frozen=True)
-class Article:
+class Article(ArticleDraft):
+    """A row of ``articles``: the draft as stored, with what enrichment and publication added."""
+
     id: int
-    item_id: int
-    feed_id: int | None
-    url: str
-    canonical_url: str
-    site_name: str | None
-    title: str | None
-    author: str | None
-    published_at: datetime | None
-    date_source: str | None
-    fetched_at: datetime
-    text: str
-    word_count: int
-    content_hash: str
-    page_language: str | None
     language: str | None
     language_probability: float | None
     language_source: str | None
@@ -132,10 +120,3 @@ def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     )
     # Delivered at commit, in commit order; consumers LISTEN instead of polling fast.
     conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(first + len(ids) - 1)))
-
-
-def count_published_since(conn: psycopg.Connection, since: datetime) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM articles WHERE cursor IS NOT NULL AND updated_at >= %s", (since,)
-    ).fetchone()
-    return int(row[0]) if row else 0

@@ -24,9 +24,6 @@ class ItemState(enum.StrEnum):
     FAILED = "failed"
 
 
-FINAL_STATES = (ItemState.PUBLISHED, ItemState.FAILED)
-
-
 @dataclass(frozen=True)
 class Item:
     id: int
