@@ -15,7 +15,6 @@ import argparse
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -24,11 +23,10 @@ import psycopg
 from psycopg import sql
 
 from bench.dedup_text import Article, copy_kinds, make_article, topics
-from shared.db.connection import apply_migrations
+from bench.infra import fresh_database
 from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats
 from workers.dedup import Sketch, content_hash, sketch_text
 
-ADMIN_URL = os.environ.get("NEWSMILL_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHUNK = 10_000
 THRESHOLD = 0.8
 Row = tuple[int, str, str, list[int]]  # id, text, content hash, band keys
@@ -152,29 +150,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    name = f"nm_bench_{uuid.uuid4().hex[:10]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        apply_migrations(f"{base}/{name}")
-        with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
-            loaded = 0
-            for size in sizes:
-                print(f"size {size:,}: loading {size - loaded:,} articles...", flush=True)
-                print(f"  loaded in {grow(conn, loaded, size, args.workers):.0f} s", flush=True)
-                loaded = size
-                results = measure(conn, size, args.queries, 10 * sizes[-1])
-                remove_probes(conn, 10 * sizes[-1])
-                stats = index_stats(conn)
-                per_million = stats.total_bytes / max(stats.articles, 1) * 1e6 / 2**30
-                print(f"  index: {stats.rows:,} rows for {stats.articles:,} articles, "
-                      f"{stats.total_bytes / 2**20:,.0f} MiB = {per_million:.2f} GiB per million")  # fmt: skip
-                for label, values in results.items():
-                    print(f"  {label:<12} p50 {pct(values, 0.5):7.2f} ms   p99 {pct(values, 0.99):7.2f} ms")
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        loaded = 0
+        for size in sizes:
+            print(f"size {size:,}: loading {size - loaded:,} articles...", flush=True)
+            print(f"  loaded in {grow(conn, loaded, size, args.workers):.0f} s", flush=True)
+            loaded = size
+            results = measure(conn, size, args.queries, 10 * sizes[-1])
+            remove_probes(conn, 10 * sizes[-1])
+            stats = index_stats(conn)
+            per_million = stats.total_bytes / max(stats.articles, 1) * 1e6 / 2**30
+            print(f"  index: {stats.rows:,} rows for {stats.articles:,} articles, "
+                  f"{stats.total_bytes / 2**20:,.0f} MiB = {per_million:.2f} GiB per million")  # fmt: skip
+            for label, values in results.items():
+                print(f"  {label:<12} p50 {pct(values, 0.5):7.2f} ms   p99 {pct(values, 0.99):7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ conditional case sends the ETag of the first answer in If-None-Match, as a feed 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +21,11 @@ import psycopg
 
 from bench.infra import REPO, fresh_database, load_seed_topics
 from bench.site import load_originals
+from shared.embedded import free_port
 from tests.support.articles import publish_page
+from tests.support.processes import inherited_env
 
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _publish(database_url: str, pages: int) -> str:
@@ -116,8 +110,8 @@ def run_feed_serving(connections: int = 200, seconds: int = 15, pages: int = 200
     with fresh_database() as db_url:
         load_seed_topics(db_url)
         slug = _publish(db_url, pages)
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_")}
+        port = free_port()
+        env = inherited_env()
         env.update(NEWSMILL_DATABASE_URL=db_url, NEWSMILL_LOG_LEVEL="WARNING")
         api = subprocess.Popen(
             [sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(port)],

@@ -23,11 +23,13 @@ from workers.topics import parse_topics
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_seed_topics(conn: psycopg.Connection) -> None:
-    """The editors' starter topics (seeds/topics.yaml)."""
+def load_seed_topics(conn: psycopg.Connection) -> int:
+    """The editors' starter topics (seeds/topics.yaml); returns how many."""
     document = yaml.safe_load((ROOT / "seeds" / "topics.yaml").read_text(encoding="utf-8"))
-    for t in parse_topics(document):
+    parsed = parse_topics(document)
+    for t in parsed:
         topics.upsert_topic(conn, t.slug, t.name, t.description, t.rules())
+    return len(parsed)
 
 
 def publish_page(

@@ -8,7 +8,6 @@ its own NEWSMILL_METRICS_PORT (in compose every container has its own network na
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from shared.embedded import free_port  # noqa: F401 (re-exported: the fleet tests take ports from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -30,12 +31,6 @@ def compose_services() -> dict[str, dict[str, Any]]:
 
 def grace_seconds(svc: dict[str, Any]) -> float:
     return float(svc["stop_grace_period"].rstrip("s"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def local_argv(argv: list[str], tmp: Path, api_port: int | None = None) -> list[str]:

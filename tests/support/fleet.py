@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.processes import inherited_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def fleet_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    """Environment for fleet processes: test services, private hosts allowed (the test site is on
-    127.0.0.1), no politeness delay, and fast ticks so a test run takes seconds."""
-    # Each process gets its own metrics folder (see cli.supervisor.child_env).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+def loopback_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for fleet processes against local services and a site on 127.0.0.x: private hosts
+    allowed, no politeness delay, beat ticking every second; everything else as shipped."""
+    env = inherited_env()
     env.update(
         NEWSMILL_DATABASE_URL=db_url,
         NEWSMILL_REDIS_URL=redis_url,
         NEWSMILL_ALLOW_PRIVATE_HOSTS="true",
         NEWSMILL_HOST_MIN_DELAY="0",
-        NEWSMILL_HOST_MAX_CONCURRENCY="8",
         NEWSMILL_DISPATCH_EVERY="1",
-        NEWSMILL_SWEEP_EVERY="2",
-        NEWSMILL_READ_TIMEOUT="3",
-        NEWSMILL_TOTAL_TIMEOUT="6",
         NEWSMILL_LOG_LEVEL="WARNING",
     )
     env.update(extra)
     return env
+
+
+def fleet_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """``loopback_env`` with short timeouts and fast sweeps, so a test run takes seconds."""
+    fast = {"NEWSMILL_HOST_MAX_CONCURRENCY": "8", "NEWSMILL_SWEEP_EVERY": "2", "NEWSMILL_READ_TIMEOUT": "3",
+            "NEWSMILL_TOTAL_TIMEOUT": "6"}  # fmt: skip
+    return loopback_env(db_url, redis_url, **(fast | extra))
 
 
 def run_until_idle(env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:

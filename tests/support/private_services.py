@@ -11,7 +11,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,11 +21,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from shared.embedded import free_port
 
 
 def _wait(ready: object, what: str, timeout: float = 30.0) -> None:

@@ -10,11 +10,16 @@ from pathlib import Path
 MARKER = "NEWSMILL_TEST_RUN_MARKER"
 
 
+def inherited_env() -> dict[str, str]:
+    """This process's environment without NEWSMILL_ variables or its metrics folder, for a child command."""
+    # Each process gets its own metrics folder (see cli.supervisor.child_env).
+    return {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+
+
 def marked_env(**extra: str) -> tuple[dict[str, str], str]:
     """This process's environment without NEWSMILL_ variables, plus a fresh marker; returns (env, marker)."""
     run_id = uuid.uuid4().hex
-    # Each process gets its own metrics folder (see cli.supervisor.child_env).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = inherited_env()
     env.update(extra, **{MARKER: run_id})
     return env, run_id
 
