@@ -61,8 +61,9 @@ def poll_step(conn: psycopg.Connection, feed_id: int, fetcher: Fetcher, s: Setti
             ]
             new_ids = items.insert_new_items(conn, feed.id, entries, now + timedelta(seconds=s.stuck_after))
         failures = 0 if result.succeeded else feed.consecutive_failures + 1
+        rate = feeds.entries_per_day(conn, feed.id, now) if result.succeeded else None  # a failure ignores it
         evidence = PollEvidence(
-            result.succeeded, failures, feeds.entries_per_day(conn, feed.id, now),
+            result.succeeded, failures, rate,
             parsed.ttl_seconds if parsed else None, result.max_age_seconds, result.retry_after_seconds,
         )  # fmt: skip
         bounds = PollBounds(s.poll_interval, s.poll_min_interval, s.poll_max_interval)
@@ -89,20 +90,19 @@ def give_up(conn: psycopg.Connection, item: items.Item, s: Settings, outcome: Ou
 
 
 def _transient(conn: psycopg.Connection, item: items.Item, exc: TransientError, s: Settings, now: datetime) -> Next:
-    if exc.outcome is Outcome.HOST_BUSY:  # our own limiter: not the page's fault, costs no attempt
-        delay = max(exc.retry_after or 1.0, 0.5)
-        sweep_at = now + timedelta(seconds=delay + s.stuck_after)  # the re-sent message owns it (see below)
-        items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at, refund=True)
-        return Next([item.id], delay, again=True, outcome=exc.outcome.value)
-    if item.attempts >= s.max_attempts:
+    busy = exc.outcome is Outcome.HOST_BUSY  # our own limiter: not the page's fault, costs no attempt
+    if not busy and item.attempts >= s.max_attempts:
         items.fail(conn, item.id, exc.outcome.value, f"{exc.reason} (after {item.attempts} attempts)")
         return Next(outcome=exc.outcome.value)
-    delay = retry_delay(item.attempts, exc.retry_after, s.retry_base_delay)
-    resend = delay <= MAX_COUNTDOWN
+    if busy:
+        delay = max(exc.retry_after or 1.0, 0.5)
+    else:
+        delay = retry_delay(item.attempts, exc.retry_after, s.retry_base_delay)
+    resend = busy or delay <= MAX_COUNTDOWN
     # A re-sent item is the countdown message's: the sweeper must not deliver it at the same moment (two
     # claims would count two attempts), so it only steps in if that message is lost.
     sweep_at = now + timedelta(seconds=delay + (s.stuck_after if resend else 0))
-    items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at)
+    items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at, refund=busy)
     return Next([item.id] if resend else [], delay, again=True, outcome=exc.outcome.value)
 
 

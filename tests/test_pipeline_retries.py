@@ -1,0 +1,75 @@
+"""Transient failures of the fetch step on real Postgres: who owns the retry, and what it costs the item."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from shared.db import feeds, items
+from shared.db.items import ItemState
+from shared.errors import Outcome, TransientError
+from shared.http_client import FetchResult
+from shared.settings import Settings
+from workers.pipeline import MAX_COUNTDOWN, ArticleFetcher, fetch_step
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+S = Settings(max_attempts=3, retry_base_delay=30.0, stuck_after=300)
+
+
+def _item(db: psycopg.Connection) -> int:
+    feed, _ = feeds.add_feed(db, "http://news.example/rss.xml")
+    entry = items.NewItem(None, "http://news.example/a", "http://news.example/a", None, None, None, None)
+    (item_id,) = items.insert_new_items(db, feed.id, [entry], NOW)
+    return item_id
+
+
+def _raising(exc: TransientError) -> ArticleFetcher:
+    def fetcher(url: str) -> FetchResult:
+        raise exc
+
+    return fetcher
+
+
+@pytest.mark.parametrize(
+    ("outcome", "retry_after", "countdown", "resent", "sweep_after", "attempts"),
+    [
+        # Our own host limiter: re-sent soon, and the claim's attempt is given back.
+        (Outcome.HOST_BUSY, 2.0, 2.0, True, 2.0 + 300, 0),
+        (Outcome.HOST_BUSY, None, 1.0, True, 1.0 + 300, 0),
+        # A short backoff is re-sent with a countdown; the sweeper only steps in if that message is lost.
+        (Outcome.SERVER_ERROR, None, 30.0, True, 30.0 + 300, 1),
+        # A backoff longer than MAX_COUNTDOWN is left to the sweeper alone.
+        (Outcome.RATE_LIMITED, MAX_COUNTDOWN + 1, MAX_COUNTDOWN + 1, False, MAX_COUNTDOWN + 1, 1),
+    ],
+)
+def test_a_transient_failure_is_retried_by_exactly_one_owner(
+    db: psycopg.Connection,
+    outcome: Outcome,
+    retry_after: float | None,
+    countdown: float,
+    resent: bool,
+    sweep_after: float,
+    attempts: int,
+) -> None:
+    item_id = _item(db)
+    step = fetch_step(db, item_id, _raising(TransientError(outcome, "busy", retry_after=retry_after)), S, NOW)
+    assert (step.again, step.countdown, step.outcome) == (True, countdown, outcome.value)
+    assert step.ids == ([item_id] if resent else [])
+    item = items.get_item(db, item_id)
+    assert item is not None
+    assert (item.state, item.outcome, item.attempts) == (ItemState.DISCOVERED, outcome.value, attempts)
+    assert item.sweep_at == NOW + timedelta(seconds=sweep_after)
+
+
+def test_the_last_attempt_fails_the_item_but_a_busy_host_never_does(db: psycopg.Connection) -> None:
+    item_id = _item(db)
+    db.execute("UPDATE items SET attempts = %s WHERE id = %s", (S.max_attempts - 1, item_id))
+    busy = fetch_step(db, item_id, _raising(TransientError(Outcome.HOST_BUSY, "busy")), S, NOW)
+    assert busy.ids == [item_id]
+    failed = fetch_step(db, item_id, _raising(TransientError(Outcome.SERVER_ERROR, "503")), S, NOW)
+    assert (failed.ids, failed.outcome) == ([], Outcome.SERVER_ERROR.value)
+    item = items.get_item(db, item_id)
+    assert item is not None
+    assert (item.state, item.last_error) == (ItemState.FAILED, f"503 (after {S.max_attempts} attempts)")
