@@ -56,7 +56,6 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 async def read_json_body(request: Request, max_bytes: int) -> Any:

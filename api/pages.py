@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated
@@ -13,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import Conn
 from api.feed_render import also_reported_text, summary_of, web_link
+from api.topic_feeds import SLUG
 from shared.db import feed_health, published, topic_feed, topics
 from shared.db.topic_feed import StoryFilter
 
@@ -24,7 +24,6 @@ templates.env.filters["summary"] = summary_of
 templates.env.globals["also_reported"] = also_reported_text
 templates.env.filters["href"] = web_link
 PAGE_STORIES = 50
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 @router.get("/", summary="Topic list")
@@ -35,7 +34,7 @@ def index(request: Request, conn: Conn) -> HTMLResponse:
 @router.get("/topics/{slug}", summary="A topic's latest stories", responses={404: {}})
 def topic_page(request: Request, conn: Conn, slug: str) -> HTMLResponse:
     # Any unknown slug, well-formed or not, is a page that does not exist (404), not a bad request.
-    topic = topics.get_topic(conn, slug) if _SLUG.match(slug) else None
+    topic = topics.get_topic(conn, slug) if SLUG.match(slug) else None
     if topic is None:
         raise HTTPException(404, "no such topic")
     stories = topic_feed.latest_stories(conn, topic.id, StoryFilter(limit=PAGE_STORIES))

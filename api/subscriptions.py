@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,6 +16,7 @@ from api import feed_render
 from api.auth import require_admin
 from api.conditional import not_modified, strong_etag
 from api.deps import Conn, get_settings, read_json_body
+from api.feed_render import FeedFormat
 from shared.db import deliveries, subscriptions
 from shared.db.subscriptions import Created, InvalidSubscriptionError, Subscription
 from shared.db.topic_feed import attach_other_reports
@@ -26,7 +27,6 @@ admin = APIRouter(tags=["subscriptions"], dependencies=[Depends(require_admin)])
 MAX_BODY = 64 * 1024
 FEED_LIMIT = 50
 MAX_ID = 2**63 - 1
-FeedFormat = Literal["atom", "rss", "json"]
 _ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token"}, 403: {"description": "Wrong token"},
     413: {"description": "Body over 64 KB"}, 422: {"description": "Malformed JSON or invalid fields"},

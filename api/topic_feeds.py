@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from api import feed_render
 from api.conditional import http_date, not_modified, strong_etag
 from api.deps import Conn, get_settings
+from api.feed_render import FeedFormat
 from api.render_cache import RenderCache
 from shared.db import topic_feed, topics
 from shared.db.topic_feed import StoryFilter
@@ -20,10 +21,9 @@ router = APIRouter(tags=["topics"])
 
 # Bump when the rendering changes, so clients holding an old ETag get the new document.
 RENDER_VERSION = 1
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a topic's slug (the topic pages check it too)
 _LANG = re.compile(r"^([a-z]{2,3}|und)$")
 MAX_LANGS = 20
-FeedFormat = Literal["atom", "rss", "json"]
 
 
 @router.get("/topics", summary="Every topic with its number of published articles")
@@ -87,7 +87,7 @@ Params = Annotated[FeedParams, Depends(feed_params)]
 def _feed_response(request: Request, conn: Conn, slug: str, fmt: FeedFormat, p: FeedParams) -> Response:
     """The ETag comes from one aggregate query; a client holding it gets 304 before anything is rendered."""
     # A value that cannot be a slug (NUL bytes, lookalikes) is a topic that does not exist: 404 before SQL.
-    state = topic_feed.feed_state(conn, slug) if _SLUG.match(slug) else None
+    state = topic_feed.feed_state(conn, slug) if SLUG.match(slug) else None
     if state is None:
         raise HTTPException(404, "no such topic")
     since_time = p.since_time.isoformat() if p.since_time else None

@@ -11,22 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
-import yaml
 from rich.console import Console
 from rich.live import Live
 
-from cli.demo_report import check, demo_articles, landed_table, progress_table, read_progress
-from cli.demo_server import serve_site
-from cli.demo_site import DEMO_DIR, Site, load_site, render_site
-from cli.services import start_services
-from cli.supervisor import Supervisor, fleet, has_api
+from cli.supervisor import Supervisor, fleet
 from shared.db import feeds, items, topics
 from shared.db.connection import apply_migrations, connect
-from shared.embedded import data_root, free_port, port_is_free
 from shared.settings import get_settings
 from workers.topics import parse_topics
+
+if TYPE_CHECKING:
+    from cli.demo_site import Site
+
+# The demo's own modules (site rendering: jinja2, feedgen, yaml) and the embedded services (redis) are
+# imported by the functions that use them: every `newsmill` command imports this module at start-up.
 
 console = Console(stderr=True)
 
@@ -46,6 +47,8 @@ class Ports:
 def choose_ports(state: Path, base: int) -> Ports:
     """--port-base N: N..N+3. Otherwise free ports, except the site's, which is kept in ``state``: feed
     and article URLs contain it, so a second run must serve the same URLs to find its articles again."""
+    from shared.embedded import free_port, port_is_free  # noqa: PLC0415
+
     if base:
         return Ports(base, base + 1, base + 2, base + 3)
     saved = json.loads(state.read_text()).get("site") if state.exists() else None
@@ -77,6 +80,10 @@ def register(database_url: str, site: Site, base_url: str, phase: int) -> list[i
 
     Decided inside the transaction that adds them: once it commits, beat's dispatcher may claim them (and
     push their next poll a lease ahead) before we could look."""
+    import yaml  # noqa: PLC0415
+
+    from cli.demo_site import DEMO_DIR  # noqa: PLC0415
+
     document = yaml.safe_load((DEMO_DIR.parent / "topics.yaml").read_text(encoding="utf-8"))
     due = []
     with connect(database_url) as conn, conn.transaction():
@@ -94,6 +101,8 @@ def wait_for_phase(
     database_url: str, sup: Supervisor, stop: StopFlag, *, phase: str, due: list[int], started: datetime, timeout: float
 ) -> bool:
     """Show live counts until every ``due`` feed has been polled since ``started`` and no item is in flight."""
+    from cli.demo_report import progress_table, read_progress  # noqa: PLC0415
+
     with connect(database_url, autocommit=True) as conn:
         deadline = time.monotonic() + timeout
         with Live(console=console, refresh_per_second=4, transient=False) as live:
@@ -134,6 +143,8 @@ def demo(
 ) -> None:
     """Run everything on this machine: embedded PostgreSQL and Redis (unless configured), a demo news site
     on 127.0.0.1, beat, workers and the API; show what lands; keep serving until Ctrl-C (or --exit)."""
+    from shared.embedded import data_root  # noqa: PLC0415
+
     stop = StopFlag()
     root = data_root(get_settings().data_dir)
     (root / "demo").mkdir(parents=True, exist_ok=True)
@@ -165,14 +176,18 @@ class Result:
 def _run(
     stack: ExitStack, stop: StopFlag, root: Path, ports: Ports, result: Result, *, exit_when_done: bool, timeout: float
 ) -> None:
+    from cli.demo_report import check, demo_articles, landed_table  # noqa: PLC0415
+    from cli.demo_server import serve_site  # noqa: PLC0415
+    from cli.demo_site import load_site, render_site  # noqa: PLC0415
+    from cli.services import start_services  # noqa: PLC0415
+
     database_url, redis_url = start_services(stack, root, ports.postgres, ports.redis)
     stop.check()
     apply_migrations(database_url)
     site = load_site()
     base_url = stack.enter_context(serve_site(render_site(site, f"http://127.0.0.1:{ports.site}"), ports.site))
-    with_api = has_api()
     log = root / "demo" / "fleet.log"
-    sup = Supervisor(fleet(8, 2, api=with_api, beat_schedule=root / "demo" / "celerybeat-schedule"),
+    sup = Supervisor(fleet(8, 2, api=True, beat_schedule=root / "demo" / "celerybeat-schedule"),
                      env=child_env(database_url, redis_url, ports), log=log)  # fmt: skip
     stack.callback(sup.stop)
     console.print(f"demo site: {base_url}/   fleet log: {log}")
@@ -192,11 +207,10 @@ def _run(
     result.report_ok = not problems
     if not problems:
         console.print(f"[green]✓ all {len(site.articles)} demo articles were published as expected[/]")
-    if with_api:
-        api = f"http://127.0.0.1:{ports.api}"
-        console.print(f"API: {api}/   topic pages and feeds:")
-        for slug in sorted({t for row in landed.values() for t in row.topics}):
-            console.print(f"  {api}/topics/{slug}   feeds: {api}/topics/{slug}.atom .rss .json", soft_wrap=True)
+    api = f"http://127.0.0.1:{ports.api}"
+    console.print(f"API: {api}/   topic pages and feeds:")
+    for slug in sorted({t for row in landed.values() for t in row.topics}):
+        console.print(f"  {api}/topics/{slug}   feeds: {api}/topics/{slug}.atom .rss .json", soft_wrap=True)
     if exit_when_done:
         return
     console.print("serving the demo site and the API; Ctrl-C stops everything")

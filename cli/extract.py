@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +14,13 @@ from rich.table import Table
 
 from shared.encoding import decode_html
 from shared.errors import StageError
-from shared.http_client import FetchPolicy, check_content_type, fetch
 from shared.settings import get_settings
-from workers.extract import ExtractedPage, extract_page
-from workers.extract_batch import extract_lines
+
+if TYPE_CHECKING:
+    from workers.extract import ExtractedPage
+
+# The HTTP client and trafilatura are imported by the functions that use them: every other `newsmill`
+# command imports this module at start-up and needs neither.
 
 err = Console(stderr=True)
 
@@ -25,6 +28,8 @@ err = Console(stderr=True)
 def _load(source: str) -> tuple[str, str]:
     """(html, url) of a URL fetched with our HTTP client, or of a local file (its URL is file://…)."""
     if source.startswith(("http://", "https://")):
+        from shared.http_client import FetchPolicy, check_content_type, fetch  # noqa: PLC0415
+
         result = fetch(source, FetchPolicy.from_settings(get_settings()))
         check_content_type(result, "html")
         return decode_html(result.body, result.headers.get("content-type")).text, result.url
@@ -67,6 +72,8 @@ def _show(page: ExtractedPage, url: str) -> None:
 
 
 def _batch(workers: int) -> None:
+    from workers.extract_batch import extract_lines  # noqa: PLC0415
+
     for record in extract_lines(sys.stdin, workers=workers):
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()  # one line out per page as soon as it is ready: readers can stream
@@ -88,6 +95,8 @@ def extract(
     if source is None:
         err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
         raise typer.Exit(2)
+    from workers.extract import extract_page  # noqa: PLC0415
+
     try:
         html, url = _load(source)
         page = extract_page(html, url)

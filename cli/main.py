@@ -20,13 +20,11 @@ from cli.api import api
 from cli.demo import demo
 from cli.extract import extract
 from cli.reprocess import reprocess
-from cli.services import use_embedded_services
 from cli.status import healthcheck, status
 from cli.supervisor import Supervisor, fleet
 from cli.tail import tail
 from shared.db import feeds, items
 from shared.db.connection import SchemaNotCurrentError, apply_migrations, connect, require_current_schema
-from shared.embedded import data_root
 from shared.settings import get_settings
 
 app = typer.Typer(help="newsmill: news feeds in, clean enriched articles in PostgreSQL out.", no_args_is_help=True)
@@ -71,6 +69,9 @@ def run(  # noqa: PLR0917 - typer maps each parameter to an option
     """Run beat, the workers and the API as supervised child processes until Ctrl-C (or until idle)."""
     with ExitStack() as services:  # embedded servers stop after the fleet, on every way out
         if embedded:
+            from cli.services import use_embedded_services  # noqa: PLC0415 - only --embedded needs them (redis)
+            from shared.embedded import data_root  # noqa: PLC0415
+
             use_embedded_services(services, data_root(get_settings().data_dir))
         # Beat's schedule file is this run's own: two fleets on one machine (tests, a demo) never share it.
         beat_dir = Path(services.enter_context(tempfile.TemporaryDirectory(prefix="newsmill-beat-")))

@@ -9,8 +9,6 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-import httpx
-import redis
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -18,8 +16,10 @@ from rich.table import Table
 from scheduler.dispatch import BEAT_TICK_KEY
 from shared.db import stats
 from shared.db.connection import SchemaNotCurrentError, connect, require_current_schema
-from shared.metrics import QUEUES
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
+
+# Redis, httpx and Celery are imported where they are used: every `newsmill` command imports this module at
+# start-up, and a container's health check (run every few seconds) imports only the client its role needs.
 
 console = Console()
 # What `newsmill healthcheck ROLE` can check (compose gives each service one; tests/test_deploy.py checks them).
@@ -37,6 +37,10 @@ def _age(seconds: float | None) -> str:
 
 def _queue_depths(redis_url: str) -> dict[str, int] | None:
     """Messages waiting per broker queue; None when Redis does not answer (status still shows the rest)."""
+    import redis  # noqa: PLC0415
+
+    from shared.metrics import QUEUES  # noqa: PLC0415
+
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
         return {q: int(client.llen(q)) for q in QUEUES}
@@ -96,6 +100,36 @@ def _print_tables(
         console.print(bad)
 
 
+def _check_beat(s: Settings) -> None:
+    import redis  # noqa: PLC0415
+
+    try:
+        tick = redis.Redis.from_url(s.redis_url).get(BEAT_TICK_KEY)
+    except redis.RedisError as exc:
+        raise RuntimeError(str(exc)) from exc
+    age = time.time() - float(tick) if tick else None
+    if age is None or age > max(60.0, 6 * s.dispatch_every):
+        raise RuntimeError(f"no dispatcher tick for {_age(age)}")
+
+
+def _check_worker(queue: str | None) -> None:
+    from workers.app import app as celery_app  # noqa: PLC0415
+
+    node = f"{queue or 'celery'}@{socket.gethostname()}"
+    if not celery_app.control.ping(destination=[node], timeout=5.0):
+        raise RuntimeError(f"worker {node} did not answer a ping")
+
+
+def _check_api(s: Settings) -> None:
+    """The API container's liveness: its own /healthz on the port it was told to listen on."""
+    import httpx  # noqa: PLC0415
+
+    try:
+        httpx.get(f"http://127.0.0.1:{s.api_port}/healthz", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise RuntimeError(str(exc)) from exc
+
+
 def healthcheck(
     role: str = typer.Argument(..., help="worker, beat, api or db"),
     queue: str | None = typer.Argument(None, help="For a worker: its queue (its node is QUEUE@hostname)."),
@@ -105,22 +139,14 @@ def healthcheck(
     try:
         require_current_schema(s.database_url)
         if role == "beat":
-            tick = redis.Redis.from_url(s.redis_url).get(BEAT_TICK_KEY)
-            age = time.time() - float(tick) if tick else None
-            if age is None or age > max(60.0, 6 * s.dispatch_every):
-                raise RuntimeError(f"no dispatcher tick for {_age(age)}")
+            _check_beat(s)
         elif role == "worker":
-            from workers.app import app as celery_app  # noqa: PLC0415 - only workers need Celery here
-
-            node = f"{queue or 'celery'}@{socket.gethostname()}"
-            if not celery_app.control.ping(destination=[node], timeout=5.0):
-                raise RuntimeError(f"worker {node} did not answer a ping")
+            _check_worker(queue)
         elif role == "api":
-            # The API container's liveness: its own /healthz on the port it was told to listen on.
-            httpx.get(f"http://127.0.0.1:{s.api_port}/healthz", timeout=5.0).raise_for_status()
+            _check_api(s)
         elif role not in ROLES:
             raise RuntimeError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
-    except (SchemaNotCurrentError, RuntimeError, redis.RedisError, httpx.HTTPError) as exc:
+    except (SchemaNotCurrentError, RuntimeError) as exc:
         console.print(f"unhealthy: {exc}")
         raise typer.Exit(1) from exc
     console.print("healthy")

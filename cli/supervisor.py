@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import signal
 import subprocess
@@ -20,20 +19,6 @@ GRACE_SECONDS = 60.0  # a warm shutdown lets running tasks finish; compose's sto
 class Child:
     name: str
     argv: list[str]
-
-
-def has_api() -> bool:
-    """Whether the HTTP service is installed (``api.app``); the fleet runs without it otherwise."""
-    try:
-        return importlib.util.find_spec("api.app") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def has_queue(name: str) -> bool:
-    from workers.app import QUEUES  # noqa: PLC0415 - the Celery app is only built when a fleet is
-
-    return name in QUEUES
 
 
 def fleet(
@@ -60,13 +45,12 @@ def fleet(
             "worker-cpu",
             [*celery, "worker", "-Q", "extract,enrich", "-c", cpu, "-n", f"cpu-{tag}@%h", *quiet],
         ),
-    ]
-    if has_queue("deliver"):
-        children.append(Child(
+        Child(
             "worker-deliver",
             [*celery, "worker", "-Q", "deliver", "-P", "threads", "-c", "4", "-n", f"deliver-{tag}@%h", *quiet],
-        ))  # fmt: skip
-    if api and has_api():
+        ),
+    ]
+    if api:
         children.append(Child("api", [sys.executable, "-m", "cli", "api"]))  # host and port from the settings
     return children
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -44,6 +43,8 @@ def _stored_topics() -> list[tuple[int, Topic]]:
 @app.command("load")
 def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A topics YAML file.")) -> None:
     """Create or update the topics of a YAML file (by slug); topics not in the file are left alone."""
+    import yaml  # noqa: PLC0415 - only this command reads YAML; keep it off every command's start-up
+
     try:
         parsed = parse_topics(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (yaml.YAMLError, ValueError) as exc:
