@@ -25,7 +25,7 @@ from psycopg import sql
 from bench.dedup_text import Article, copy_kinds, make_article, topics
 from bench.infra import fresh_database
 from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats
-from workers.dedup import Sketch, content_hash, sketch_text
+from workers.dedup import Sketch, content_hash, fingerprint_text, sketch_text
 
 CHUNK = 10_000
 THRESHOLD = 0.8
@@ -128,12 +128,12 @@ def measure(conn: psycopg.Connection, size: int, queries: int, next_id: int) -> 
     for text in novel + copies:
         out["sketch"].append(timed(lambda t=text: sketch_text(t)))
     for text in novel:
-        sketch = sketch_text(text)
-        out["lookup new"].append(timed(lambda t=text, s=sketch: find_duplicate(conn, t, s, THRESHOLD)))
+        fingerprint = fingerprint_text(text)
+        out["lookup new"].append(timed(lambda f=fingerprint: find_duplicate(conn, f, THRESHOLD)))
     for text in copies:
-        sketch = sketch_text(text)
+        fingerprint = fingerprint_text(text)
         t0 = time.perf_counter()
-        found += find_duplicate(conn, text, sketch, THRESHOLD) is not None
+        found += find_duplicate(conn, fingerprint, THRESHOLD) is not None
         out["lookup copy"].append((time.perf_counter() - t0) * 1000)
     load(conn, [(next_id + i, t, content_hash(t), []) for i, t in enumerate(novel)])  # rows, not yet indexed
     for i, text in enumerate(novel):

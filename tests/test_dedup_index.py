@@ -8,7 +8,7 @@ import psycopg
 
 from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
-from workers.dedup import BANDS, DuplicateMatch, content_hash, sketch_text
+from workers.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
 
 
 def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = None) -> int:
@@ -44,7 +44,7 @@ def add_indexed(db: psycopg.Connection, text: str) -> int:
 
 
 def lookup(db: psycopg.Connection, text: str, exclude_id: int | None = None) -> DuplicateMatch | None:
-    return find_duplicate(db, text, sketch_text(text), THRESHOLD, exclude_id=exclude_id)
+    return find_duplicate(db, fingerprint_text(text), THRESHOLD, exclude_id=exclude_id)
 
 
 def test_the_syndicated_copy_points_at_the_seed(db: psycopg.Connection) -> None:

@@ -141,6 +141,20 @@ def sketch_text(text: str) -> Sketch:
     return sketch_shingles(shingle_text(text))
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything the duplicate lookup needs of a text, computed once and before any lock is taken."""
+
+    content_hash: str
+    shingles: Shingles
+    sketch: Sketch
+
+
+def fingerprint_text(text: str) -> Fingerprint:
+    shingles = shingle_text(text)
+    return Fingerprint(content_hash(text), shingles, sketch_shingles(shingles))
+
+
 def _covered(a: Shingles, other: set[int]) -> int:
     """How many of a's tokens lie inside at least one shingle that ``other`` also has."""
     covered = reach = 0

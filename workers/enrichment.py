@@ -16,7 +16,7 @@ from shared.db import article_topics, articles, dedup_index, items, topics
 from shared.db.items import ItemState
 from shared.errors import Outcome
 from shared.settings import Settings
-from workers.dedup import sketch_text
+from workers.dedup import fingerprint_text
 from workers.language import detect_language
 from workers.pipeline import Next, give_up
 from workers.topics import Topic, tag_article
@@ -65,16 +65,16 @@ def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: dateti
         article.text, page_hint=article.page_language, feed_hint=item.entry_language,
         prefix_chars=s.language_prefix_chars, min_chars=s.language_min_chars,
     )  # fmt: skip
-    sketch = sketch_text(article.text)
+    fingerprint = fingerprint_text(article.text)
     rules = TOPICS.current(conn)
     ids_by_slug = {topic.slug: topic_id for topic_id, topic in rules}
     matches = tag_article([topic for _, topic in rules], article.title, article.text, language.language)
     tags = [article_topics.NewTag(article.id, ids_by_slug[m.slug], m.score, m.matched_terms_json()) for m in matches]
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
-        match = dedup_index.find_duplicate(conn, article.text, sketch, s.dedup_threshold, exclude_id=article.id)
+        match = dedup_index.find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
         if match is None:
-            dedup_index.index_article(conn, article.id, sketch)
+            dedup_index.index_article(conn, article.id, fingerprint.sketch)
         else:  # only originals are indexed (see shared/db/dedup_index.py)
             dedup_index.unindex_article(conn, article.id)
         article_topics.replace_tags(conn, [article.id], tags)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import class_row
 
-from workers.dedup import DuplicateMatch, Sketch, content_hash, score, shingle_text
+from workers.dedup import DuplicateMatch, Fingerprint, Sketch, score, shingle_text
 
 # Each band key contributes at most this many ids, earliest first: a bucket crowded by a common template
 # cannot make one lookup slow. Candidates are then ranked by how many bands they share.
@@ -39,23 +39,24 @@ class IndexStats:
 
 
 def find_duplicate(
-    conn: psycopg.Connection, text: str, sketch: Sketch, threshold: float, *, exclude_id: int | None = None
+    conn: psycopg.Connection, text: Fingerprint, threshold: float, *, exclude_id: int | None = None
 ) -> DuplicateMatch | None:
-    """The first-seen original of ``text`` (the same normalised text, else a confirmed LSH candidate), or None.
+    """The first-seen original of a text (the same normalised text, else a confirmed LSH candidate), or None.
 
     ``exclude_id`` is the article being checked, already stored. The similarity is against the article that
-    matched; when that one is itself a duplicate, ``original_id`` is its original."""
+    matched; when that one is itself a duplicate, ``original_id`` is its original. Only the candidates' texts
+    are shingled here: the caller fingerprinted its own text beforehand (enrichment holds a lock meanwhile)."""
     row = conn.execute(
         "SELECT id, duplicate_of FROM articles WHERE content_hash = %s AND id IS DISTINCT FROM %s ORDER BY id LIMIT 1",
-        (content_hash(text), exclude_id),
+        (text.content_hash, exclude_id),
     ).fetchone()
     if row is not None:
         root = _root(conn, row[0]) if row[1] is not None else row[0]
         return None if root == exclude_id else DuplicateMatch(root, 1.0, exact=True)
-    if not sketch.band_keys:
+    if not text.sketch.band_keys:
         return None
-    shingles = shingle_text(text)
-    scored = [(c, score(shingles, shingle_text(c.text))) for c in _candidates(conn, sketch.band_keys, exclude_id)]
+    candidates = _candidates(conn, text.sketch.band_keys, exclude_id)
+    scored = [(c, score(text.shingles, shingle_text(c.text))) for c in candidates]
     matches = [(c, s) for c, s in scored if s >= threshold]
     if not matches:
         return None
