@@ -12,18 +12,11 @@ import redis
 
 from shared.db.connection import apply_migrations
 from tests.support.shared_services import (
-    ADMIN_URL,
     REDIS_SERVER,
     create_database,
-    database_url,
     drop_database,
     leased_redis_db,
 )
-
-# Older names some tests import from here.
-__all__ = ["ADMIN_URL", "FIXTURES"]
-_url_for = database_url
-_drop = drop_database
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,22 +7,18 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import ADMIN_URL, _drop, _url_for
 from tests.support.api_server import serve_api
+from tests.support.shared_services import create_database, drop_database
 
 
 @pytest.fixture
 def empty_db_url() -> Iterator[str]:
     """A database that exists but was never migrated."""
     name = f"nm_t_empty_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _url_for(name)
-    _drop(name)
+    yield create_database(name)
+    drop_database(name)
 
 
 def _closed_port() -> int:

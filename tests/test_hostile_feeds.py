@@ -19,7 +19,6 @@ import pytest
 from shared.db import feeds
 from shared.http_client import fetch
 from shared.settings import Settings
-from tests.conftest import ADMIN_URL
 from tests.support.articles import article_html
 from tests.support.hostile_cases import (
     expected_transport_outcome,
@@ -128,7 +127,7 @@ def _poll(conn: psycopg.Connection, url: str) -> tuple[Polled, list[int]]:
 @pytest.fixture(scope="module")
 def run(template_db: str) -> Iterator[dict[str, Any]]:
     """Poll every hostile feed, then ingest the good one fully; results by case name."""
-    with hostile() as (server, canary), scratch_database(ADMIN_URL, template_db) as db_url:
+    with hostile() as (server, canary), scratch_database(template_db) as db_url:
         urls = transport_cases(server, "feed", RSS, canary.port)
         expected = {name: expected_transport_outcome(name) for name in urls}
         for name, (body, ctype, outcome) in content_cases(canary.port).items():

@@ -19,7 +19,6 @@ import pytest
 from shared.db import feeds
 from shared.http_client import fetch
 from shared.settings import Settings
-from tests.conftest import ADMIN_URL
 from tests.support.hostile_cases import hostile_policy, scratch_database
 from tests.support.http_server import Response, serve
 from workers.enrichment import enrich_step
@@ -68,7 +67,7 @@ def _tables(conn: psycopg.Connection) -> set[str]:
 @pytest.fixture(scope="module")
 def db(template_db: str) -> Iterator[psycopg.Connection]:
     """One database for the module: the run below is made once and read by every test."""
-    with scratch_database(ADMIN_URL, template_db) as url, psycopg.connect(url, autocommit=True) as conn:
+    with scratch_database(template_db) as url, psycopg.connect(url, autocommit=True) as conn:
         yield conn
 
 

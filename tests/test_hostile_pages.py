@@ -20,7 +20,6 @@ import pytest
 from shared.db import feeds, items
 from shared.http_client import FetchResult, fetch
 from shared.settings import Settings
-from tests.conftest import ADMIN_URL
 from tests.support.articles import article_html
 from tests.support.hostile_cases import (
     expected_transport_outcome,
@@ -123,7 +122,7 @@ def _ingest(conn: psycopg.Connection, feed_url: str) -> Iterator[tuple[str, int,
 @pytest.fixture(scope="module")
 def run(template_db: str) -> Iterator[dict[str, Any]]:
     """One ingestion run over every hostile page and 5 good articles; its results by case name."""
-    with hostile() as (server, canary), scratch_database(ADMIN_URL, template_db) as db_url:
+    with hostile() as (server, canary), scratch_database(template_db) as db_url:
         urls = transport_cases(server, "page", HTML, canary.port)
         expected = {name: expected_transport_outcome(name) for name in urls}
         for name, (body, ctype, outcome) in content_cases(canary.port).items():

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from shared.db.connection import SchemaNotCurrentError, apply_migrations, require_current_schema
-from tests.conftest import ADMIN_URL, _drop, _url_for
+from tests.support.shared_services import create_database, drop_database
 
 
 def test_migrate_is_idempotent(db_url: str) -> None:
@@ -16,14 +15,13 @@ def test_migrate_is_idempotent(db_url: str) -> None:
 
 def test_unmigrated_database_is_refused_with_a_clear_message() -> None:
     name = "nm_t_unmigrated"
-    _drop(name)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+    drop_database(name)
+    url = create_database(name)
     try:
         with pytest.raises(SchemaNotCurrentError, match="newsmill migrate"):
-            require_current_schema(_url_for(name))
-        applied = apply_migrations(_url_for(name))
+            require_current_schema(url)
+        applied = apply_migrations(url)
         assert "0001_core" in applied
-        require_current_schema(_url_for(name))
+        require_current_schema(url)
     finally:
-        _drop(name)
+        drop_database(name)

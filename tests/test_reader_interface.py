@@ -14,8 +14,8 @@ from psycopg import sql
 
 from shared.db import articles, feeds, items, pages, published
 from shared.db.items import ItemState
-from tests.conftest import ADMIN_URL
 from tests.support.articles import article_html, load_seed_topics, publish_page
+from tests.support.shared_services import ADMIN_URL
 
 PUBLISHERS = 6
 PER_PUBLISHER = 40

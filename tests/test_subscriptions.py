@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from tests.support.api_data import COPY_SITE, SEED_TITLE, Corpus, publish_corpus
 from tests.support.api_server import serve_api
 from tests.support.articles import load_seed_topics
 from tests.support.fleet import ROOT
+from tests.support.processes import inherited_env
 
 PUBLIC = "https://news.example.org"
 ADMIN = "a-long-admin-token-for-tests"
@@ -36,7 +36,7 @@ FEED_URL = re.compile(rf"^(atom|rss|json): {re.escape(PUBLIC)}/subscriptions/([A
 
 
 def newsmill(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_")}
+    env = inherited_env()
     env.update(NEWSMILL_DATABASE_URL=db_url, NEWSMILL_PUBLIC_URL=PUBLIC, NEWSMILL_LOG_LEVEL="DEBUG")
     return subprocess.run([sys.executable, "-m", "cli", "subscriptions", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip

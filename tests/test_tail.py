@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import datetime
@@ -13,10 +12,11 @@ import psycopg
 from tests.conftest import FIXTURES
 from tests.support.articles import article_html, load_seed_topics, publish_page
 from tests.support.fleet import ROOT
+from tests.support.processes import inherited_env
 
 
 def _env(db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_")}
+    env = inherited_env()
     env["NEWSMILL_DATABASE_URL"] = db_url
     return env
 

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from shared.http_client import FetchPolicy
 from tests.support.hostile_server import Behaviour, HostileServer, bomb, drip, endless, redirect, respond, stall
+from tests.support.shared_services import create_database, drop_database
 
 
 def transport_cases(server: HostileServer, prefix: str, content_type: str, canary_port: int) -> dict[str, str]:
@@ -140,13 +138,10 @@ def peak_memory() -> Iterator[list[int]]:
 
 
 @contextmanager
-def scratch_database(admin_url: str, template: str) -> Iterator[str]:
+def scratch_database(template: str) -> Iterator[str]:
     """A migrated database copied from ``template`` for a whole test module; dropped afterwards."""
     name = f"nm_h_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
+        yield create_database(name, template)
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(name)
