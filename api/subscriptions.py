@@ -97,10 +97,8 @@ async def post_subscription(request: Request, conn: Conn) -> Response:
 
 @admin.get("/subscriptions", summary="Live subscriptions (without credentials)", responses=_ADMIN_RESPONSES)
 def list_subscriptions(conn: Conn) -> list[dict[str, Any]]:
-    return [
-        describe(s) | {"deliveries": deliveries.counts_by_status(conn, s.id)}
-        for s in subscriptions.list_subscriptions(conn)
-    ]
+    counts = deliveries.counts_by_subscription(conn)
+    return [describe(s) | {"deliveries": counts.get(s.id, {})} for s in subscriptions.list_subscriptions(conn)]
 
 
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]

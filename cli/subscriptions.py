@@ -61,9 +61,9 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include revoked subscr
     """Subscriptions with their state, failures and deliveries (credentials are never shown)."""
     table = Table("id", "email", "kind", "topics", "languages", "state", "target", "failures", "deliveries")
     with connect(get_settings().database_url, autocommit=True) as conn:
+        counts = deliveries.counts_by_subscription(conn)
         for sub in subscriptions.list_subscriptions(conn, include_revoked=all_):
-            counts = deliveries.counts_by_status(conn, sub.id)
-            shown = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "-"
+            shown = " ".join(f"{k}={v}" for k, v in sorted(counts.get(sub.id, {}).items())) or "-"
             table.add_row(str(sub.id), sub.email, sub.kind, ",".join(sub.topics), ",".join(sub.languages) or "all",
                           sub.state, _target(sub), str(sub.consecutive_failures), shown)  # fmt: skip
     console.print(table)

@@ -239,6 +239,7 @@ def test_a_receiver_that_recovers_gets_the_backlog_in_order(db_url: str, db: psy
     assert len(set(ids)) == 3
     statuses = db.execute("SELECT status, attempts FROM deliveries ORDER BY article_cursor").fetchall()
     assert statuses == [("delivered", 3), ("delivered", 1), ("delivered", 1)]
+    assert deliveries.counts_by_subscription(db) == {sub_id: {"delivered": 3}}  # what the listings show
     resumed = subscriptions.get_subscription(db, sub_id)
     assert resumed is not None
     assert (resumed.state, resumed.consecutive_failures) == ("active", 0)

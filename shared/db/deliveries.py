@@ -171,6 +171,16 @@ def counts_by_status(conn: psycopg.Connection, subscription_id: int) -> dict[str
     return {str(status): int(n) for status, n in rows}
 
 
+def counts_by_subscription(conn: psycopg.Connection) -> dict[int, dict[str, int]]:
+    """Delivery counts by status for every subscription at once (lists show them all)."""
+    counts: dict[int, dict[str, int]] = {}
+    for subscription_id, status, n in conn.execute(
+        "SELECT subscription_id, status, count(*) FROM deliveries GROUP BY subscription_id, status"
+    ).fetchall():
+        counts.setdefault(int(subscription_id), {})[str(status)] = int(n)
+    return counts
+
+
 def delivery_log(conn: psycopg.Connection, subscription_id: int, limit: int) -> list[Attempt]:
     """The subscription's latest attempts, newest first."""
     with conn.cursor(row_factory=class_row(Attempt)) as cur:
