@@ -104,9 +104,8 @@ def _feed_response(request: Request, conn: Conn, slug: str, fmt: FeedFormat, p: 
     if (cached := cache.get((etag, self_url))) is None:
         story_filter = StoryFilter(p.langs, p.since_cursor, p.since_time, p.limit)
         stories = topic_feed.latest_stories(conn, state.topic_id, story_filter)
-        topic = topics.get_topic(conn, slug)
         cached = feed_render.render_feed(
-            fmt, title=f"{topic.name if topic else slug} · newsmill", self_url=self_url,
+            fmt, title=f"{state.topic_name} · newsmill", self_url=self_url,
             html_url=f"{base}/topics/{slug}", stories=stories,
         )  # fmt: skip
         cache.put((etag, self_url), cached)

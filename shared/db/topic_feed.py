@@ -39,6 +39,7 @@ class FeedState:
     """What changes whenever a topic feed would change: the input of its ETag and Last-Modified."""
 
     topic_id: int
+    topic_name: str  # the feed's title, read here so a render needs no second topic query
     topic_updated_at: datetime
     max_cursor: int
     article_count: int
@@ -62,7 +63,7 @@ def feed_state(conn: psycopg.Connection, slug: str) -> FeedState | None:
     with conn.cursor(row_factory=class_row(FeedState)) as cur:
         return cur.execute(
             """
-            SELECT t.id AS topic_id, t.updated_at AS topic_updated_at,
+            SELECT t.id AS topic_id, t.name AS topic_name, t.updated_at AS topic_updated_at,
                    coalesce(w.max_cursor, 0) AS max_cursor, coalesce(w.n, 0) AS article_count,
                    w.last_updated_at
             FROM topics t
