@@ -24,6 +24,7 @@ from bench.feeds_http import run_feed_serving
 from bench.pipeline import raw_extraction, run_pipeline
 from bench.polling import run_polling
 from bench.site import add_article_feeds, article_site, page_url, serve
+from bench.stage_costs import stage_costs
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("ingest", "peers", "polling", "serving", "memory")
@@ -55,6 +56,7 @@ def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profi
         urls = [page_url(site, k) for k in range(site.pages)]
         out["raw"] = raw_extraction(site)
         if "ingest" in parts:
+            out["stages"] = stage_costs(feed_urls)
             out["ingest"] = run_pipeline(site, feed_urls, site_pid, raw=out["raw"], profile_to=profile_to)
         if "peers" in parts:
             out["peers"] = [

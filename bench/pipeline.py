@@ -3,9 +3,9 @@
 ``run_pipeline`` takes a served site (bench/site.py) and its feeds, creates a fresh database and leases a
 Redis database, runs ``newsmill run --until-idle`` with the shipped pool types and concurrency, and reads
 what happened: articles/s from the first poll to the last published row, each item's time between stages
-(from the rows), the task time per stage (from the workers' own Celery task events, bench/task_times.py)
-and CPU per process role (bench/procs.py). ``raw_extraction`` times ``trafilatura.extract`` over the same
-bodies in 2 processes: the CPU-bound stage alone, the bound no pipeline beats on this machine.
+(from the rows) and CPU per process role (bench/procs.py); bench/stage_costs.py times each stage alone.
+``raw_extraction`` times ``trafilatura.extract`` over the same bodies in 2 processes: the CPU-bound stage
+alone, the bound no pipeline beats on this machine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from bench import profile
 from bench.infra import fleet_env, fresh_database, leased_redis, load_seed_topics, start_fleet
 from bench.procs import Backends, Sampler
 from bench.site import Site, page_url
-from bench.task_times import TaskTimes
 
 _SITE: Site | None = None  # the forked raw-extraction workers' copy of the site
 
@@ -122,15 +121,14 @@ def run_pipeline(site: Site, feed_urls: list[str], site_pid: int, *, timeout: fl
         client.close()
         backends = Backends(db_url)
         roles = lambda: {"postgres": backends.pids(), "site": [site_pid], "redis": [redis_pid]}  # noqa: E731
-        with TaskTimes(redis_url) as task_times:  # listening before the first task can run
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            fleet = start_fleet(fleet_env(db_url, redis_url), timeout, Path(scratch) / "fleet.log")
-            with Sampler(fleet.pid, roles) as sampler:
-                spy = profile.attach(fleet.pid, profile_to) if profile_to else None
-                code = fleet.wait()
-                if spy is not None and profile_to is not None:
-                    result["profile"] = profile.finish(spy, profile_to)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        fleet = start_fleet(fleet_env(db_url, redis_url), timeout, Path(scratch) / "fleet.log")
+        with Sampler(fleet.pid, roles) as sampler:
+            spy = profile.attach(fleet.pid, profile_to) if profile_to else None
+            code = fleet.wait()
+            if spy is not None and profile_to is not None:
+                result["profile"] = profile.finish(spy, profile_to)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         backends.close()
@@ -141,12 +139,13 @@ def run_pipeline(site: Site, feed_urls: list[str], site_pid: int, *, timeout: fl
         result["fleet_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         result["cpu_seconds_by_role"] = sampler.cpu_by_role()
         result["memory"] = _memory(sampler)
-        result["stage_tasks"] = task_times.by_stage()
         with psycopg.connect(db_url, autocommit=True) as conn:
             result.update(outcome_rows(conn))
         if result["window_epoch"]:  # CPU between the first poll and the last published row: no start-up
             window = result["window_epoch"]
             result["cpu_seconds_in_window_by_role"] = sampler.cpu_by_role((window[0], window[1]))
+            in_window = sum(result["cpu_seconds_in_window_by_role"].values())
+            result["cpu_ms_per_article"] = 1000 * in_window / result["published"] if result["published"] else 0.0
     if raw and raw["articles_per_s"]:
         result["ratio_to_raw"] = result["articles_per_s"] / raw["articles_per_s"]
     return result

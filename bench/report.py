@@ -18,17 +18,17 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         lines.append(f"  {'newsmill fleet, first poll to last published row':52} {_f(ingest['articles_per_s']):>8}"
                      f"   ratio {_f(ingest.get('ratio_to_raw', 0), 2)}"
                      f"   ({ingest['published']} published, {ingest['duplicates']} near-duplicates)")  # fmt: skip
-        tasks = ingest.get("stage_tasks", {})
-        per = ", ".join(
-            f"{stage} {1000 * t['seconds'] / t['tasks']:.0f} ms" for stage, t in sorted(tasks.items()) if t["tasks"]
-        )
-        lines.append(f"    task time per item: {per}")
+        lines.append(f"    fleet CPU per article, first poll to last row: {_f(ingest.get('cpu_ms_per_article', 0))} ms")
         cpu = ingest.get("cpu_seconds_in_window_by_role") or ingest.get("cpu_seconds_by_role", {})
         lines.append("    CPU s by process, first poll to last row: "
                      + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())))  # fmt: skip
         lat = ingest.get("latency_seconds", {})
         lines.append("    p50 s between stages (queue wait + task): "
                      + ", ".join(f"{k} {v['p50']:.2f}" for k, v in lat.items()))  # fmt: skip
+    if stages := r.get("stages"):
+        each = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages["cpu_ms"].items())
+        lines.append(f"    each stage alone, one process, no Celery: {_f(stages['cpu_ms_per_article'])} ms CPU"
+                     f" per article ({each}; poll per feed)")  # fmt: skip
     for row in r.get("peers", []):
         note = row.get("skipped") or row.get("error", "")[:60]
         lines.append(f"  {row['name']:52} {_f(row['articles_per_s']):>8}   {row['articles']}/{row['pages']} articles"
@@ -71,6 +71,8 @@ def healthy(results: dict[str, Any]) -> bool:
     """Did every part that ran finish its job (not: was it fast)?"""
     runs = [results.get(k) for k in ("ingest", "memory")]
     ok = all(r["fleet_exit_code"] == 0 and r["published"] > 0 for r in runs if r)
+    if stages := results.get("stages"):
+        ok = ok and stages["published"] > 0
     if p := results.get("polling"):
         ok = ok and p["fleet_exit_code"] == 0 and p["polled"] == p["feeds"]
     return ok

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
 
     # Observability
     metrics_port: int | None = _f(None, "Serve Prometheus metrics on this port (workers, beat).", gt=0)
+    task_events: bool = _f(False, "Workers send Celery task events (`celery events`; Flower turns them on itself).")
 
     # Logging
     log_level: str = _f("INFO", "Log level.")

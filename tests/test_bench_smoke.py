@@ -40,7 +40,13 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     assert ingest["published"] == 12
     assert ingest["items_by_state"] == {"published": 12}
     assert ingest["ratio_to_raw"] > 0
-    assert ingest["stage_tasks"]["extract"]["tasks"] == ingest["stage_tasks"]["enrich"]["tasks"] == 12
+    assert ingest["cpu_ms_per_article"] > 0
+
+    stages = r["stages"]  # the same pages through the same steps, in one process
+    assert stages["feeds"] == 1
+    assert stages["items"] == stages["published"] == 12
+    assert set(stages["cpu_ms"]) == {"poll", "fetch", "extract", "enrich"}
+    assert all(ms > 0 for ms in stages["cpu_ms"].values())
     assert ingest["cpu_seconds_by_role"]["worker-cpu pool"] > 0
     assert ingest["memory"]["worker-cpu pool"]["max_mib"] > 10
 

@@ -84,7 +84,9 @@ def create_app() -> Celery:
         worker_max_tasks_per_child=s.worker_max_tasks_per_child,
         worker_max_memory_per_child=s.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
+        # Off by default: three events per task cost the IO worker ~10 % of its polls/s (docs/performance.md),
+        # and Flower switches them on at run time over the control channel when it is watching.
+        worker_send_task_events=s.task_events,
         beat_schedule=beat_schedule(s),
         beat_schedule_filename=str(Path(tempfile.gettempdir()) / "newsmill-celerybeat-schedule"),
         timezone="UTC",

@@ -1,0 +1,84 @@
+"""Each stage's own cost: the pipeline steps called one after the other in this process, without Celery.
+
+The same served site, a fresh database with the seed topics and a leased Redis (host gate, robots cache), the
+same step functions the tasks call (workers/pipeline.py, workers/enrichment.py), one item at a time. CPU time
+of this process per item and stage, and wall time (which adds the waits on Postgres, Redis and the site).
+Set beside the fleet's CPU per article, the difference is what running the stages as Celery tasks in several
+processes costs: messages, acknowledgements, the prefork pool's pipes, threads contending for the GIL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import redis
+
+from bench.infra import fresh_database, leased_redis, load_seed_topics
+from shared.db import items
+from shared.http_client import FetchPolicy, FetchResult, fetch
+from shared.politeness import HostGate
+from shared.robots import RobotsCache
+from shared.settings import Settings
+from workers import pipeline
+from workers.enrichment import enrich_step
+from workers.fetch import fetch_article
+
+
+class _Clock:
+    """CPU and wall seconds summed per stage."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+
+    def run(self, stage: str, step: Callable[..., pipeline.Next], *args: Any) -> pipeline.Next:
+        """``step(*args, now)``, timed."""
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return step(*args, datetime.now(UTC))
+        finally:
+            self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - cpu
+            self.wall[stage] = self.wall.get(stage, 0.0) + time.perf_counter() - wall
+
+
+def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
+    """Poll every feed, then fetch, extract and enrich every new item, each step timed; per-item figures."""
+    s = Settings(allow_private_hosts=True, host_min_delay=0)  # as the benchmark fleet runs (bench/infra.py)
+    policy = FetchPolicy.from_settings(s)
+    clock = _Clock()
+    with fresh_database("nm_bench_stages") as db_url, leased_redis() as redis_url:
+        load_seed_topics(db_url)
+        client = redis.Redis.from_url(redis_url)
+        gate, robots = HostGate(client, s.host_min_delay, s.host_max_concurrency), RobotsCache(client, policy)
+
+        def feed_fetcher(url: str, headers: dict[str, str]) -> FetchResult:
+            return fetch(url, policy, headers=headers)
+
+        def article_fetcher(url: str) -> FetchResult:
+            return fetch_article(url, policy, gate, robots)
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO feeds (url) SELECT unnest(%s::text[])", (feed_urls,))
+            feed_ids = [int(r[0]) for r in conn.execute("SELECT id FROM feeds ORDER BY id").fetchall()]
+            item_ids: list[int] = []
+            for feed_id in feed_ids:
+                item_ids += clock.run("poll", pipeline.poll_step, conn, feed_id, feed_fetcher, s).ids
+            for item_id in item_ids:
+                clock.run("fetch", pipeline.fetch_step, conn, item_id, article_fetcher, s)
+                clock.run("extract", pipeline.extract_step, conn, item_id, s)
+                clock.run("enrich", enrich_step, conn, item_id, s)
+            published = sum(item.state == "published" for i in item_ids if (item := items.get_item(conn, i)))
+        client.close()
+    n = max(len(item_ids), 1)
+    per_item = {stage: clock.cpu[stage] / (len(feed_ids) if stage == "poll" else n) for stage in clock.cpu}
+    return {
+        "feeds": len(feed_ids), "items": len(item_ids), "published": published,
+        "cpu_ms": {stage: 1000 * v for stage, v in per_item.items()},  # poll: per feed; the others: per item
+        "wall_ms": {stage: 1000 * v / (len(feed_ids) if stage == "poll" else n) for stage, v in clock.wall.items()},
+        # Everything this process spent per published article, the polls spread over the items they found.
+        "cpu_ms_per_article": 1000 * sum(clock.cpu.values()) / n,
+    }  # fmt: skip
