@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
 from api.auth import require_reader
-from api.render_cache import RenderCache
+from api.render_cache import RenderCache, StateCache
 from shared.settings import Settings, get_settings
 
 POOL_MAX = 10
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pool = pool
     app.state.conn_gate = asyncio.Semaphore(POOL_MAX)  # see api.deps.get_conn
     app.state.render_cache = RenderCache()
+    app.state.feed_states = StateCache(settings.api_feed_state_ttl)
     metrics.install(app)
     app.include_router(health.router)
     readers = [Depends(require_reader)]  # open by default; see NEWSMILL_PUBLIC_READ

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from api import feed_render
 from api.conditional import http_date, not_modified, strong_etag
-from api.deps import Conn, get_settings
+from api.deps import Conn, get_settings, with_connection
 from api.feed_render import FeedFormat
-from api.render_cache import RenderCache
+from api.render_cache import RenderCache, Rendered, StateCache
 from shared.db import topic_feed, topics
-from shared.db.topic_feed import StoryFilter
+from shared.db.topic_feed import FeedState, StoryFilter
 
 router = APIRouter(tags=["topics"])
 
@@ -84,10 +85,18 @@ def feed_params(lang: LangQ = None, since: SinceQ = None, limit: LimitQ = 50) ->
 Params = Annotated[FeedParams, Depends(feed_params)]
 
 
-def _feed_response(request: Request, conn: Conn, slug: str, fmt: FeedFormat, p: FeedParams) -> Response:
-    """The ETag comes from one aggregate query; a client holding it gets 304 before anything is rendered."""
+async def _feed_state(request: Request, slug: str) -> FeedState | None:
+    """The topic's feed state, from the app's short-lived cache (NEWSMILL_API_FEED_STATE_TTL) or one query."""
+    states: StateCache[FeedState] = request.app.state.feed_states
+    return await states.get(slug, lambda: with_connection(request, lambda conn: topic_feed.feed_state(conn, slug)))
+
+
+async def _feed_response(request: Request, slug: str, fmt: FeedFormat, p: FeedParams) -> Response:
+    """The ETag comes from the feed's state; a client holding it gets 304 before anything is rendered, and
+    a rendered feed is kept under its ETag. Async, so a request answered from memory (the state cached, the
+    body cached or not needed) never leaves the event loop for a worker thread."""
     # A value that cannot be a slug (NUL bytes, lookalikes) is a topic that does not exist: 404 before SQL.
-    state = topic_feed.feed_state(conn, slug) if SLUG.match(slug) else None
+    state = await _feed_state(request, slug) if SLUG.match(slug) else None
     if state is None:
         raise HTTPException(404, "no such topic")
     since_time = p.since_time.isoformat() if p.since_time else None
@@ -103,11 +112,15 @@ def _feed_response(request: Request, conn: Conn, slug: str, fmt: FeedFormat, p: 
     cache: RenderCache = request.app.state.render_cache
     if (cached := cache.get((etag, self_url))) is None:
         story_filter = StoryFilter(p.langs, p.since_cursor, p.since_time, p.limit)
-        stories = topic_feed.latest_stories(conn, state.topic_id, story_filter)
-        cached = feed_render.render_feed(
-            fmt, title=f"{state.topic_name} · newsmill", self_url=self_url,
-            html_url=f"{base}/topics/{slug}", stories=stories,
-        )  # fmt: skip
+
+        def render(conn: psycopg.Connection) -> Rendered:
+            stories = topic_feed.latest_stories(conn, state.topic_id, story_filter)
+            return feed_render.render_feed(
+                fmt, title=f"{state.topic_name} · newsmill", self_url=self_url,
+                html_url=f"{base}/topics/{slug}", stories=stories,
+            )  # fmt: skip
+
+        cached = await with_connection(request, render)
         cache.put((etag, self_url), cached)
     body, content_type = cached
     return Response(body, media_type=content_type, headers=headers)
@@ -117,15 +130,15 @@ _FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not mo
 
 
 @router.get("/topics/{slug}.atom", summary="A topic's Atom feed", responses=_FEED_RESPONSES)
-def topic_atom(request: Request, conn: Conn, slug: str, params: Params) -> Response:
-    return _feed_response(request, conn, slug, "atom", params)
+async def topic_atom(request: Request, slug: str, params: Params) -> Response:
+    return await _feed_response(request, slug, "atom", params)
 
 
 @router.get("/topics/{slug}.rss", summary="A topic's RSS 2.0 feed", responses=_FEED_RESPONSES)
-def topic_rss(request: Request, conn: Conn, slug: str, params: Params) -> Response:
-    return _feed_response(request, conn, slug, "rss", params)
+async def topic_rss(request: Request, slug: str, params: Params) -> Response:
+    return await _feed_response(request, slug, "rss", params)
 
 
 @router.get("/topics/{slug}.json", summary="A topic's JSON Feed 1.1", responses=_FEED_RESPONSES)
-def topic_json(request: Request, conn: Conn, slug: str, params: Params) -> Response:
-    return _feed_response(request, conn, slug, "json", params)
+async def topic_json(request: Request, slug: str, params: Params) -> Response:
+    return await _feed_response(request, slug, "json", params)

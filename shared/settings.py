@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # Extraction limits (trafilatura's Python API has no timeout of its own)
     extract_soft_time_limit: int = _f(60, "Seconds before an extraction is stopped and the item failed.", gt=0)
     extract_time_limit: int = _f(90, "Seconds before the extracting process is killed and replaced.", gt=0)
+    extract_fast: bool = _f(False, "trafilatura's fast mode: ~20 % less CPU per page, a little less recall.")
     worker_max_tasks_per_child: int = _f(200, "Tasks before a worker process is replaced.", gt=0)
     worker_max_memory_per_child_kb: int = _f(400_000, "Resident KiB after which a process is replaced.", gt=0)
 
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     api_host: str = _f("127.0.0.1", "Address `newsmill api` listens on.")
     api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
     public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")
+    api_feed_state_ttl: float = _f(1.0, "Seconds a topic feed's state is reused before asking the database.", ge=0)
 
     # Webhook deliveries (subscriptions)
     deliver_every: float = _f(5.0, "How often beat matches new articles to webhooks and sends what is due (s).", gt=0)

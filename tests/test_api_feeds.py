@@ -4,6 +4,7 @@ inert, filters apply, and conditional requests answer 304."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -30,7 +31,9 @@ def corpus(db: psycopg.Connection) -> Corpus:
 
 @pytest.fixture
 def api(db_url: str) -> Iterator[httpx.Client]:
-    with serve_api(db_url) as base, httpx.Client(base_url=base, timeout=30) as client:
+    # These tests change the database between two requests and expect the change at once: no state reuse
+    # (test_feed_state_is_reused_for_its_ttl covers the shipped default).
+    with serve_api(db_url, api_feed_state_ttl=0) as base, httpx.Client(base_url=base, timeout=30) as client:
         yield client
 
 
@@ -159,6 +162,23 @@ def test_copy_represents_the_story_when_the_original_is_not_in_the_topic(
     items = api.get("/topics/north-korea.json").json()["items"]
     assert [i["_newsmill"]["article_id"] for i in items] == [corpus.copy_id]
     assert [o["article_id"] for o in items[0]["_newsmill"]["also_reported_by"]] == [corpus.seed_id]
+
+
+def test_feed_state_is_reused_for_its_ttl(db_url: str, corpus: Corpus, db: psycopg.Connection) -> None:
+    ttl = 2.0
+    with serve_api(db_url, api_feed_state_ttl=ttl) as base, httpx.Client(base_url=base, timeout=30) as api:
+        first = api.get("/topics/ukraine-war.atom")
+        asked_at = time.monotonic()
+        etag = first.headers["etag"]
+        publish_page(db, "https://wire.example/kharkiv-3", english_html().replace("Tuesday", "Thursday"))
+        within = api.get("/topics/ukraine-war.atom", headers={"If-None-Match": etag})
+        assert time.monotonic() - asked_at < ttl, "the machine was too slow to observe the window"
+        assert within.status_code == 304  # answered from the cached state, no database round trip
+        time.sleep(max(0.0, ttl - (time.monotonic() - asked_at)) + 0.2)
+        after = api.get("/topics/ukraine-war.atom", headers={"If-None-Match": etag})
+        assert after.status_code == 200
+        assert after.headers["etag"] != etag
+        assert api.get("/topics/no-such-topic.atom").status_code == 404
 
 
 def test_topic_list(api: httpx.Client, corpus: Corpus) -> None:
