@@ -99,7 +99,7 @@ def extract(
 
     try:
         html, url = _load(source)
-        page = extract_page(html, url)
+        page = extract_page(html, url, fast=get_settings().extract_fast)
     except StageError as exc:
         err.print(f"[red]{exc.outcome.value}[/]: {exc.reason}", highlight=False)
         raise typer.Exit(1) from exc

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the local PostgreSQL and Redis that the tests talk to, if they are not running already, and install
-# promtool (Debian's `prometheus` package), which tests/test_deploy.py uses to check deploy/monitoring/.
+# promtool (Debian's `prometheus` package), which tests/test_deploy.py uses to check deploy/monitoring/, and
+# wrk, the load generator of the serving benchmark (bench/feeds_http.py; without it a Python client stands in).
 set -euo pipefail
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -21,4 +22,9 @@ if ! command -v promtool >/dev/null 2>&1; then
   $sudo apt-get install -y --no-install-recommends prometheus \
     || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends prometheus; } \
     || echo "could not install promtool (Debian package prometheus); tests/test_deploy.py needs it" >&2
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends wrk \
+    || echo "could not install wrk; the serving benchmark falls back to a Python load generator" >&2
 fi

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import psycopg
 import pytest
 import trafilatura
 
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
+from shared.settings import Settings
+from tests.support.articles import publish_page
 from workers.extract import EntryHints, choose_date, extract_page, normalise_language
 
 from .conftest import FIXTURES
@@ -154,3 +157,20 @@ def test_saved_pages_keep_every_snippet_raw_trafilatura_keeps(url: str, entry: d
     assert missing == []
     # And no boilerplate snippet that raw trafilatura leaves out comes back.
     assert [s for s in entry["without"] if s in ours and s not in raw] == []
+
+
+# A page where trafilatura's own extractor keeps less than its fallbacks find (from the evaluation set).
+FALLBACK_PAGE = FIXTURES / "extraction" / "journals.univie.ac.at.submissions.html"
+FALLBACK_URL = "https://journals.univie.ac.at/index.php/wdr/about/submissions"
+FALLBACK_ONLY = "Betonungen kursiv"  # a wanted snippet only the fallback extractors keep
+
+
+def test_fast_mode_skips_the_fallback_extractors(db: psycopg.Connection) -> None:
+    html = decode_html(FALLBACK_PAGE.read_bytes(), None).text
+    assert FALLBACK_ONLY in extract_page(html, FALLBACK_URL).text
+    assert FALLBACK_ONLY not in extract_page(html, FALLBACK_URL, fast=True).text
+    # The setting reaches the extract step the workers run.
+    published = publish_page(db, FALLBACK_URL, html, settings=Settings(extract_fast=True))
+    text = db.execute("SELECT text FROM articles WHERE id = %s", (published,)).fetchone()
+    assert text is not None
+    assert FALLBACK_ONLY not in text[0]

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from shared.errors import StageError
+from shared.settings import get_settings
 from workers.extract import extract_page, extract_raw
 
 # Futures in flight per worker process: enough to keep every process busy, few enough that a long input
@@ -47,7 +48,7 @@ def extract_record(line: str, *, clean: bool = True) -> dict[str, Any]:
     try:
         if not clean:
             return {"id": record_id, "url": url, "text": extract_raw(html, url)}
-        result = extract_page(html, url)
+        result = extract_page(html, url, fast=get_settings().extract_fast)
     except StageError as exc:
         return _error(record_id, url, f"{exc.outcome.value}: {exc.reason}")
     except Exception as exc:  # noqa: BLE001 - a parser bug on one page must not end the batch; it is reported

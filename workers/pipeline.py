@@ -142,7 +142,7 @@ def extract_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datet
     decoded = decode_html(page.body, page.content_type)
     hints = EntryHints(item.entry_title, item.entry_author, item.entry_published_at, item.entry_language)
     try:
-        page_data = extract_page(decoded.text, page.final_url, hints)
+        page_data = extract_page(decoded.text, page.final_url, hints, fast=s.extract_fast)
     except PermanentError as exc:
         items.fail(conn, item.id, exc.outcome.value, exc.reason)
         return Next(outcome=exc.outcome.value)
