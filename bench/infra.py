@@ -6,6 +6,7 @@ benchmark never flushes a test session's queues and a test session never flushes
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -61,8 +62,12 @@ def fleet_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]
 
     Private addresses are allowed (the site is on 127.0.0.x), the per-host delay is 0 (a real fleet reads
     hundreds of hosts; this site has ten) and beat ticks every second instead of every ten, so the run is not
-    timed by a tick. Everything else (pool types, concurrency, limits) is as shipped."""
-    return loopback_env(database_url, redis_url, **extra)
+    timed by a tick. Everything else (pool types, concurrency, limits) is as shipped, except NEWSMILL_
+    variables set for the benchmark itself (`NEWSMILL_EXTRACT_FAST=true python -m bench`), which the fleet gets
+    too (its own database and Redis URLs aside)."""
+    ours = ("NEWSMILL_DATABASE_URL", "NEWSMILL_REDIS_URL")
+    chosen = {k: v for k, v in os.environ.items() if k.startswith("NEWSMILL_") and k not in ours}
+    return loopback_env(database_url, redis_url, **(chosen | extra))
 
 
 def start_fleet(env: dict[str, str], timeout: float, log: Path) -> subprocess.Popen[bytes]:
