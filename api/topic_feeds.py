@@ -103,7 +103,10 @@ async def _feed_response(request: Request, slug: str, fmt: FeedFormat, p: FeedPa
     etag = strong_etag(RENDER_VERSION, slug, fmt, p.langs, p.since_cursor, since_time, p.limit,
                        state.max_cursor, state.article_count, state.topic_updated_at.isoformat())  # fmt: skip
     modified = max(filter(None, (state.last_updated_at, state.topic_updated_at)))
-    headers = {"ETag": etag, "Last-Modified": http_date(modified), "Cache-Control": "public, max-age=60"}
+    # "public" lets shared caches (a proxy in front of several API replicas) keep the feed for everyone; a
+    # deployment whose feeds need the admin token must not have one reader's copy served to another.
+    scope = "public" if get_settings(request).public_read else "private"
+    headers = {"ETag": etag, "Last-Modified": http_date(modified), "Cache-Control": f"{scope}, max-age=60"}
     if not_modified(request.headers, etag, modified):
         return Response(status_code=304, headers=headers)
     base = get_settings(request).public_url.rstrip("/")

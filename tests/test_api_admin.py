@@ -131,5 +131,9 @@ def test_private_deployment_needs_the_token_for_feeds_pages_and_articles(db_url:
         )
         assert {path: client.get(path, headers=AUTH).status_code for path in reads} == dict.fromkeys(reads, 200)
         assert client.get("/healthz").status_code == 200  # health stays open for orchestrators
+        # A shared cache (a proxy in front of the API) must not hand one reader's copy to another.
+        assert client.get("/topics/ukraine-war.atom", headers=AUTH).headers["cache-control"] == "private, max-age=60"
     with serve_api(db_url) as base:  # the default: open
-        assert httpx.get(f"{base}/topics/ukraine-war.atom").status_code == 200
+        feed = httpx.get(f"{base}/topics/ukraine-war.atom")
+        assert feed.status_code == 200
+        assert feed.headers["cache-control"] == "public, max-age=60"
