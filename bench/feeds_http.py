@@ -3,7 +3,8 @@
 A fresh database gets the seed topics and the saved pages published through the real extract and enrich
 steps; the API runs as shipped (`newsmill api`, one uvicorn process); the topic with the most articles is
 asked for as Atom, by wrk (Debian package) when installed, else by a bounded asyncio httpx client. The
-conditional case sends the ETag of the first answer in If-None-Match, as a feed reader would (304s).
+conditional case sends the ETag of the first answer in If-None-Match, as a feed reader would (304s). When
+nginx is installed, both cases run again through the caching proxy we ship (deploy/nginx/newsmill.conf).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.infra import REPO, fresh_database, load_seed_topics
 from bench.site import load_originals
 from shared.embedded import free_port
 from tests.support.articles import publish_page
+from tests.support.nginx_proxy import NGINX, serve_proxy
 from tests.support.processes import inherited_env
 
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -129,6 +131,13 @@ def run_feed_serving(connections: int = 200, seconds: int = 15, pages: int = 200
                 key = "" if level == connections else f"_{level}_connections"
                 result["plain" + key] = load(url, level, seconds, {})
                 result["if_none_match" + key] = load(url, level, seconds, {"If-None-Match": etag}) if etag else None
+            # The same load through the caching proxy we ship (deploy/nginx/newsmill.conf), when nginx is here.
+            if NGINX is not None:
+                with serve_proxy(f"http://127.0.0.1:{port}", workers=2) as proxy:
+                    proxied = f"{proxy}/topics/{slug}.atom"
+                    httpx.get(proxied, timeout=10)  # the first request fills the cache
+                    result["proxy_plain"] = load(proxied, connections, seconds, {})
+                    result["proxy_if_none_match"] = load(proxied, connections, seconds, {"If-None-Match": etag})
         finally:
             api.terminate()
             try:

@@ -51,13 +51,20 @@ def table(results: dict[str, Any]) -> str:
                      f"Postgres {_f(p['postgres_cpu_ms_per_poll'], 2)})")  # fmt: skip
     if s := results.get("serving"):
         lines.append("== topic feed serving" + (f": {s['skipped']}" if "skipped" in s else f" {s['url_path']}"))
-        for case in ("plain", "if_none_match", "plain_20_connections", "if_none_match_20_connections"):
+        for case in (
+            "plain",
+            "if_none_match",
+            "plain_20_connections",
+            "if_none_match_20_connections",
+            "proxy_plain",
+            "proxy_if_none_match",
+        ):
             if c := s.get(case):
                 rate, p50, p99 = _f(c["requests_per_s"], 0), _f(c["p50_ms"]), _f(c["p99_ms"])
                 level = case.split("_")[-2] if case.endswith("connections") else s["connections"]
                 errors = f", {c['non_2xx_3xx']} non-2xx/3xx, socket errors: {c['socket_errors']}" if c.get(
                     "non_2xx_3xx") or c.get("socket_errors") else ""  # fmt: skip
-                lines.append(f"  {case.split('_2')[0]:14} {rate:>7} req/s  p50 {p50} ms  p99 {p99} ms"
+                lines.append(f"  {case.split('_2')[0]:20} {rate:>7} req/s  p50 {p50} ms  p99 {p99} ms"
                              f"  ({level} connections, {c['tool']}{errors})")  # fmt: skip
     if mem := results.get("memory"):
         lines.append(f"== memory: {mem['published']} articles published at {_f(mem['articles_per_s'])}/s")

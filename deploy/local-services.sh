@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the local PostgreSQL and Redis that the tests talk to, if they are not running already, and install
 # promtool (Debian's `prometheus` package), which tests/test_deploy.py uses to check deploy/monitoring/, and
-# wrk, the load generator of the serving benchmark (bench/feeds_http.py; without it a Python client stands in).
+# wrk, the load generator of the serving benchmark (bench/feeds_http.py; without it a Python client stands in),
+# and nginx, which runs the shipped caching proxy config in tests/test_proxy.py and the serving benchmark.
 set -euo pipefail
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -27,4 +28,9 @@ if ! command -v wrk >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends wrk \
     || echo "could not install wrk; the serving benchmark falls back to a Python load generator" >&2
+fi
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends nginx-light \
+    || echo "could not install nginx (Debian package nginx-light); tests/test_proxy.py needs it" >&2
 fi
