@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
+from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
@@ -16,6 +18,9 @@ KEY_PREFIX = "newsmill:robots:"
 MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309 §2.5: parse at least 500 KiB; we read no more
 UNREACHABLE_TTL = 600  # seconds an unreachable robots.txt blocks a host before we ask again
 _RULES, _UNREACHABLE = b"R", b"U"
+# Parsed rules kept per process, most recently used first out last: a fleet reading thousands of sites must
+# not keep every site's parser for the life of a threaded worker (which is never recycled).
+MAX_PARSED_ORIGINS = 1_000
 
 
 class RobotsCache:
@@ -30,8 +35,11 @@ class RobotsCache:
       article is retried later rather than recorded as disallowed. This state is cached for only 10 minutes.
     """
 
-    def __init__(self, redis: Redis, policy: FetchPolicy, ttl: int = 86_400) -> None:
+    def __init__(
+        self, redis: Redis, policy: FetchPolicy, ttl: int = 86_400, max_parsed: int = MAX_PARSED_ORIGINS
+    ) -> None:
         self.redis = redis
+        self.max_parsed = max_parsed
         # RFC 9309 §2.4: do not use a cached copy for more than 24 hours.
         self.ttl = min(ttl, 86_400)
         self.policy = dataclasses.replace(
@@ -40,7 +48,9 @@ class RobotsCache:
         # Match groups on the product token only: a full User-Agent carries URLs and comments that
         # could match unrelated groups (RFC 9309 §2.2.1).
         self.agent = policy.user_agent.split("/", 1)[0].split()[0] if policy.user_agent.strip() else "*"
-        self._parsed: dict[str, tuple[bytes, Protego]] = {}  # origin -> (digest, parser): skip re-parsing
+        # origin -> (digest, parser): skip re-parsing; shared by the IO worker's threads
+        self._parsed: OrderedDict[str, tuple[bytes, Protego]] = OrderedDict()
+        self._parsed_lock = threading.Lock()
 
     def allowed(self, url: str) -> bool:
         """True when robots.txt lets us fetch ``url``; raises TransientError while robots.txt is unreachable."""
@@ -77,12 +87,22 @@ class RobotsCache:
 
     def _parser(self, origin: str, body: bytes) -> Protego:
         digest = hashlib.sha256(body).digest()
-        cached = self._parsed.get(origin)
-        if cached is not None and cached[0] == digest:
-            return cached[1]
+        with self._parsed_lock:
+            cached = self._parsed.get(origin)
+            if cached is not None and cached[0] == digest:
+                self._parsed.move_to_end(origin)
+                return cached[1]
         parser = Protego.parse(body.decode("utf-8", errors="replace"))  # RFC 9309 §2.3: UTF-8
-        self._parsed[origin] = (digest, parser)
+        with self._parsed_lock:
+            self._parsed[origin] = (digest, parser)
+            self._parsed.move_to_end(origin)
+            while len(self._parsed) > self.max_parsed:
+                self._parsed.popitem(last=False)
         return parser
+
+    def parsed_origins(self) -> int:
+        """How many origins' parsed rules this process keeps (bounded by ``max_parsed``)."""
+        return len(self._parsed)
 
 
 def _origin(url: str) -> str:

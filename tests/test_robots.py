@@ -129,3 +129,16 @@ def test_each_origin_has_its_own_robots(client: redis.Redis, site: LocalSite) ->
         robots = RobotsCache(client, POLICY)
         assert not robots.allowed(site.url("/a"))
         assert robots.allowed(other.url("/a"))
+
+
+def test_parsed_rules_are_kept_for_a_bounded_number_of_origins(client: redis.Redis) -> None:
+    origins = [f"http://site{n}.example" for n in range(5)]
+    for origin in origins:  # as another worker would have stored them
+        client.set(KEY_PREFIX + origin, b"R\n" + RULES)
+    robots = RobotsCache(client, POLICY, max_parsed=2)
+    for origin in origins:
+        assert not robots.allowed(f"{origin}/private/x")
+    assert robots.parsed_origins() == 2
+    assert not robots.allowed(f"{origins[0]}/private/y")  # evicted, parsed again, same answer
+    assert robots.allowed(f"{origins[0]}/news/1")
+    assert robots.parsed_origins() == 2
