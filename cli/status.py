@@ -113,10 +113,16 @@ def _check_beat(s: Settings) -> None:
 
 
 def _check_worker(queue: str | None) -> None:
+    from kombu.exceptions import OperationalError  # noqa: PLC0415
+
     from workers.app import app as celery_app  # noqa: PLC0415
 
     node = f"{queue or 'celery'}@{socket.gethostname()}"
-    if not celery_app.control.ping(destination=[node], timeout=5.0):
+    try:
+        answered = celery_app.control.ping(destination=[node], timeout=5.0)
+    except OperationalError as exc:  # the broker is away: one line for the container's health log
+        raise RuntimeError(f"cannot reach the broker: {exc}") from exc
+    if not answered:
         raise RuntimeError(f"worker {node} did not answer a ping")
 
 
