@@ -198,3 +198,15 @@ def test_parse_age(value: str, expected: timedelta) -> None:
 def test_parse_age_refuses_nonsense() -> None:
     with pytest.raises(Exception, match="not an age"):
         parse_age("7 days")
+
+
+def test_the_rules_fingerprint_sees_an_edit_committed_after_a_newer_one(db_url: str, db: psycopg.Connection) -> None:
+    topics.upsert_topic(db, "alpha", "Alpha", None, {"any": ["alpha"]})
+    topics.upsert_topic(db, "beta", "Beta", None, {"any": ["beta"]})
+    with psycopg.connect(db_url) as slow:  # not autocommit: its transaction, and its now(), start here
+        slow.execute("SELECT 1")
+        topics.upsert_topic(db, "beta", "Beta", None, {"any": ["beta", "bêta"]})  # later, committed first
+        seen = topics.fingerprint(db)  # what a worker caches its compiled rules under
+        topics.upsert_topic(slow, "alpha", "Alpha", None, {"any": ["alpha", "alfa"]})  # older timestamp
+        slow.commit()
+    assert topics.fingerprint(db) != seen  # so workers reload and see alpha's new rules

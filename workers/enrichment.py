@@ -32,7 +32,7 @@ class TopicCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fingerprint: tuple[int, datetime | None] | None = None
+        self._fingerprint: str | None = None
         self._topics: list[tuple[int, Topic]] = []
 
     def current(self, conn: psycopg.Connection) -> list[tuple[int, Topic]]:

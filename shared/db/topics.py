@@ -76,11 +76,16 @@ def all_topics(conn: psycopg.Connection) -> list[TopicRow]:
         return cur.execute("SELECT * FROM topics ORDER BY slug").fetchall()
 
 
-def fingerprint(conn: psycopg.Connection) -> tuple[int, datetime | None]:
-    """Changes whenever a topic is added, edited or removed: lets workers cache compiled rules."""
-    row = conn.execute("SELECT count(*), max(updated_at) FROM topics").fetchone()
+def fingerprint(conn: psycopg.Connection) -> str:
+    """Changes whenever a topic is added, edited or removed: lets workers cache compiled rules.
+
+    A digest of every (id, updated_at), not max(updated_at): an edit whose transaction started before another
+    edit but committed after it has the older timestamp, and the newest one would hide it."""
+    row = conn.execute(
+        "SELECT count(*) || '/' || coalesce(md5(string_agg(id || ':' || updated_at, ',' ORDER BY id)), '') FROM topics"
+    ).fetchone()
     assert row is not None
-    return int(row[0]), row[1]
+    return str(row[0])
 
 
 def list_topics(conn: psycopg.Connection) -> list[TopicSummary]:
