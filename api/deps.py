@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -29,13 +30,10 @@ def get_pool(request: Request) -> ConnectionPool:
     return pool
 
 
-async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
-    """An autocommit connection from the app's pool for the duration of one request.
-
-    Requests queue for a connection here, in the event loop, not in worker threads: a sync dependency that
-    blocked a thread waiting for the pool would starve the sync handlers that hold (and would return) the
-    connections, and past ~40 concurrent requests nothing was served at all (found by the feed-serving
-    benchmark). The gate has as many places as the pool has connections, so getconn never waits long."""
+@asynccontextmanager
+async def connection_gate(request: Request) -> AsyncIterator[None]:
+    """A place in the queue for one of the pool's connections, taken in the event loop (503 after
+    POOL_TIMEOUT). The gate has as many places as the pool has connections, so getconn never waits long."""
     gate: asyncio.Semaphore = request.app.state.conn_gate
     try:
         async with asyncio.timeout(POOL_TIMEOUT):
@@ -43,6 +41,19 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
     except TimeoutError as exc:
         raise HTTPException(503, "database busy, try again") from exc
     try:
+        yield
+    finally:
+        gate.release()
+
+
+async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
+    """An autocommit connection from the app's pool for the duration of one request.
+
+    Requests queue for a connection in the event loop (connection_gate), not in worker threads: a sync
+    dependency that blocked a thread waiting for the pool would starve the sync handlers that hold (and would
+    return) the connections, and past ~40 concurrent requests nothing was served at all (found by the
+    feed-serving benchmark)."""
+    async with connection_gate(request):
         pool = get_pool(request)
         try:
             conn = await run_in_threadpool(pool.getconn, POOL_TIMEOUT)
@@ -52,8 +63,6 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
             yield conn
         finally:
             await run_in_threadpool(pool.putconn, conn)
-    finally:
-        gate.release()
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
@@ -63,16 +72,8 @@ async def with_connection(request: Request, work: Callable[[psycopg.Connection],
     """``work(conn)`` with a pooled connection, in one worker thread: for async handlers that need the
     database only sometimes (a topic feed whose state is cached needs none). Queues at the same gate as
     get_conn; taking the connection, the work and giving it back are one thread hop instead of three."""
-    gate: asyncio.Semaphore = request.app.state.conn_gate
-    try:
-        async with asyncio.timeout(POOL_TIMEOUT):
-            await gate.acquire()
-    except TimeoutError as exc:
-        raise HTTPException(503, "database busy, try again") from exc
-    try:
+    async with connection_gate(request):
         return await run_in_threadpool(_run_with_pooled_connection, get_pool(request), work)
-    finally:
-        gate.release()
 
 
 def _run_with_pooled_connection(pool: ConnectionPool, work: Callable[[psycopg.Connection], T]) -> T:
