@@ -7,6 +7,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import httpcore
@@ -102,22 +104,34 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 
 def resolve_checked(
-    host: str, port: int, allowed: Sequence[Network] = (), resolve: Resolver = system_resolve
+    host: str,
+    port: int,
+    allowed: Sequence[Network] = (),
+    resolve: Resolver = system_resolve,
+    timeout: float | None = None,
 ) -> list[str]:
     """Resolve ``host`` once and check every address it gives; one bad address refuses the host."""
-    addresses = resolve_host(host, port, resolve)
+    addresses = resolve_host(host, port, resolve, timeout)
     for address in addresses:
         check_ip(ipaddress.ip_address(address.split("%", 1)[0]), allowed)
     return addresses
 
 
-def resolve_host(host: str, port: int, resolve: Resolver = system_resolve) -> list[str]:
-    """The addresses of ``host`` (numeric spellings read without asking DNS); failures are ConnectError."""
+# getaddrinfo has no timeout of its own (the system resolver's can be tens of seconds): lookups run here so a
+# fetch can stop waiting at its deadline. A lookup still hanging keeps its thread until the resolver gives up.
+_LOOKUPS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="newsmill-dns")
+
+
+def resolve_host(host: str, port: int, resolve: Resolver = system_resolve, timeout: float | None = None) -> list[str]:
+    """The addresses of ``host`` (numeric spellings read without asking DNS); failures are ConnectError, a
+    lookup that takes longer than ``timeout`` seconds is ConnectTimeout."""
     numeric = numeric_host(host)
     if numeric is not None:
         return [str(numeric)]
     try:
-        addresses = resolve(host, port)
+        addresses = _LOOKUPS.submit(resolve, host, port).result(timeout)
+    except FutureTimeout as exc:
+        raise httpcore.ConnectTimeout(f"resolving {host!r} took over {timeout:g}s") from exc
     except (OSError, UnicodeError) as exc:
         # A name that does not resolve today often resolves tomorrow: a network error, not a permanent one.
         raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
@@ -157,10 +171,11 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        lookup = _bounded(timeout, self.deadline, httpcore.ConnectTimeout)  # the connect timeout covers DNS too
         if self.allow_private:
-            addresses = resolve_host(host, port, self.resolve)
+            addresses = resolve_host(host, port, self.resolve, lookup)
         else:
-            addresses = resolve_checked(host, port, self.allowed, self.resolve)
+            addresses = resolve_checked(host, port, self.allowed, self.resolve, lookup)
         error: Exception = httpcore.ConnectError(f"no address to connect to for {host!r}")
         for address in addresses:
             try:

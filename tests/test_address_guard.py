@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -225,6 +227,25 @@ def test_backend_refuses_before_any_socket_is_opened() -> None:
     with httpcore.ConnectionPool(network_backend=backend) as pool, pytest.raises(PermanentError) as info:
         pool.request("GET", "https://metadata.example/")
     assert info.value.outcome is Outcome.BLOCKED_ADDRESS
+    assert recorder.connected == []
+
+
+def test_a_hanging_dns_lookup_ends_at_the_fetch_deadline() -> None:
+    release = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        release.wait(10)  # a resolver that does not answer (getaddrinfo has no timeout of its own)
+        return ["93.184.215.14"]
+
+    recorder = RecordingBackend()
+    backend = GuardedBackend(allow_private=False, resolve=hanging, deadline=time.monotonic() + 0.5, inner=recorder)
+    started = time.monotonic()
+    try:
+        with httpcore.ConnectionPool(network_backend=backend) as pool, pytest.raises(httpcore.ConnectTimeout):
+            pool.request("GET", "http://slow-dns.example/")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 3
     assert recorder.connected == []
 
 
