@@ -2,7 +2,7 @@
 
 No timing is asserted (speed is what the benchmark measures, on a quiet machine); only that the harness
 still works: the fleet published every page, the peers extracted them, every feed was polled, the API
-answered under load and revalidated with 304s.
+answered under load and revalidated with 304s, directly and through the caching proxy.
 """
 
 from __future__ import annotations
@@ -65,3 +65,6 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     assert serving["plain"]["requests"] > 0
     assert serving["plain"]["p99_ms"] >= serving["plain"]["p50_ms"] > 0
     assert serving["if_none_match"]["requests"] > 0
+    # Through the caching proxy we ship (nginx, installed by `make services` like the test of its config).
+    assert serving["proxy_plain"]["requests"] > 0
+    assert serving["proxy_if_none_match"]["requests"] > 0
