@@ -24,8 +24,9 @@ from psycopg import sql
 
 from bench.dedup_text import Article, copy_kinds, make_article, topics
 from bench.infra import fresh_database
-from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats
-from workers.dedup import Sketch, content_hash, fingerprint_text, sketch_text
+from shared.db.dedup_index import bulk_index, index_article, index_stats
+from workers.dedup import content_hash, fingerprint_text, sketch_text
+from workers.duplicates import find_duplicate
 
 CHUNK = 10_000
 THRESHOLD = 0.8
@@ -69,7 +70,7 @@ def load(conn: psycopg.Connection, rows: list[Row]) -> None:
             for n, text, digest, _ in rows:
                 url = f"https://s.example/{n}"
                 copy.write_row((n, n, url, url, now, text, len(text.split()), digest))
-        bulk_index(conn, ((n, Sketch(b"", keys, 0)) for n, _, _, keys in rows))
+        bulk_index(conn, ((n, keys) for n, _, _, keys in rows))
 
 
 CONSTRAINTS = [
@@ -138,7 +139,7 @@ def measure(conn: psycopg.Connection, size: int, queries: int, next_id: int) -> 
     load(conn, [(next_id + i, t, content_hash(t), []) for i, t in enumerate(novel)])  # rows, not yet indexed
     for i, text in enumerate(novel):
         sketch = sketch_text(text)
-        out["insert"].append(timed(lambda i=i, s=sketch: index_article(conn, next_id + i, s)))
+        out["insert"].append(timed(lambda i=i, s=sketch: index_article(conn, next_id + i, s.band_keys)))
     print(f"  copies found: {found}/{queries}")
     return out
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from shared.db.dedup_index import bulk_index, find_duplicate, index_article, index_stats, unindex_article
+from shared.db.dedup_index import bulk_index, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
 from workers.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
+from workers.duplicates import find_duplicate
 
 
 def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = None) -> int:
@@ -39,7 +40,7 @@ def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = No
 
 def add_indexed(db: psycopg.Connection, text: str) -> int:
     article_id = add_article(db, text)
-    index_article(db, article_id, sketch_text(text))
+    index_article(db, article_id, sketch_text(text).band_keys)
     return article_id
 
 
@@ -86,7 +87,7 @@ def test_a_match_on_a_duplicate_points_at_its_original(db: psycopg.Connection) -
     seed_id = add_article(db, SEED)
     # An indexed duplicate (e.g. indexed before it was found to be one): its original is the answer.
     copy_id = add_article(db, SYNDICATED, duplicate_of=seed_id)
-    index_article(db, copy_id, sketch_text(SYNDICATED))
+    index_article(db, copy_id, sketch_text(SYNDICATED).band_keys)
     tail = "\n".join(SYNDICATED.splitlines()[:10])
     match = lookup(db, tail)
     assert match is not None
@@ -103,13 +104,13 @@ def test_the_earliest_of_several_matching_originals_wins(db: psycopg.Connection)
 
 def test_indexing_is_idempotent_and_follows_new_text(db: psycopg.Connection) -> None:
     article_id = add_article(db, SEED)
-    index_article(db, article_id, sketch_text(SEED))
+    index_article(db, article_id, sketch_text(SEED).band_keys)
     before = index_stats(db)
-    index_article(db, article_id, sketch_text(SEED))
+    index_article(db, article_id, sketch_text(SEED).band_keys)
     assert index_stats(db) == before
     assert (before.rows, before.articles) == (BANDS, 1)
 
-    index_article(db, article_id, sketch_text(SAME_EVENT))  # re-extracted with other text
+    index_article(db, article_id, sketch_text(SAME_EVENT).band_keys)  # re-extracted with other text
     keys = {r[0] for r in db.execute("SELECT band_key FROM dedup_bands WHERE article_id = %s", (article_id,))}
     assert keys == set(sketch_text(SAME_EVENT).band_keys)
     unindex_article(db, article_id)
@@ -125,7 +126,10 @@ def test_deleting_an_article_removes_its_keys(db: psycopg.Connection) -> None:
 def test_bulk_index_then_lookup_from_a_new_connection(db: psycopg.Connection, db_url: str) -> None:
     ids = [add_article(db, text) for text in (SEED, SAME_EVENT)]
     with db.transaction():
-        assert bulk_index(db, [(i, sketch_text(t)) for i, t in zip(ids, (SEED, SAME_EVENT), strict=True)]) == 2 * BANDS
+        assert (
+            bulk_index(db, [(i, sketch_text(t).band_keys) for i, t in zip(ids, (SEED, SAME_EVENT), strict=True)])
+            == 2 * BANDS
+        )
     with psycopg.connect(db_url) as fresh:  # the index is rows in Postgres: nothing to rebuild after a restart
         match = lookup(fresh, SYNDICATED)
     assert match is not None

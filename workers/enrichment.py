@@ -17,6 +17,7 @@ from shared.db.items import ItemState
 from shared.errors import Outcome
 from shared.settings import Settings
 from workers.dedup import fingerprint_text
+from workers.duplicates import find_duplicate
 from workers.language import detect_language
 from workers.pipeline import Next, give_up
 from workers.topics import Topic, tag_article
@@ -72,9 +73,9 @@ def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: dateti
     tags = [article_topics.NewTag(article.id, ids_by_slug[m.slug], m.score, m.matched_terms_json()) for m in matches]
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
-        match = dedup_index.find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
+        match = find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
         if match is None:
-            dedup_index.index_article(conn, article.id, fingerprint.sketch)
+            dedup_index.index_article(conn, article.id, fingerprint.sketch.band_keys)
         else:  # only originals are indexed (see shared/db/dedup_index.py)
             dedup_index.unindex_article(conn, article.id)
         article_topics.replace_tags(conn, [article.id], tags)

@@ -1,4 +1,5 @@
-"""SQL for the ``dedup_bands`` table: the LSH index of original articles, and the duplicate lookup over it.
+"""SQL for the ``dedup_bands`` table: the LSH index of original articles, and the lookups the duplicate
+decision makes over it (workers/duplicates.py decides; nothing here scores text).
 
 Only originals are indexed. Every duplicate is by definition within the threshold of its original, so a new
 copy of a story finds the original itself; indexing copies too would multiply the rows (wire stories run on
@@ -8,13 +9,11 @@ drift from the original step by step. Such a copy becomes an original of its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import class_row
-
-from workers.dedup import DuplicateMatch, Fingerprint, Sketch, score, shingle_text
 
 # Each band key contributes at most this many ids, earliest first: a bucket crowded by a common template
 # cannot make one lookup slow. Candidates are then ranked by how many bands they share.
@@ -38,34 +37,19 @@ class IndexStats:
     total_bytes: int
 
 
-def find_duplicate(
-    conn: psycopg.Connection, text: Fingerprint, threshold: float, *, exclude_id: int | None = None
-) -> DuplicateMatch | None:
-    """The first-seen original of a text (the same normalised text, else a confirmed LSH candidate), or None.
-
-    ``exclude_id`` is the article being checked, already stored. The similarity is against the article that
-    matched; when that one is itself a duplicate, ``original_id`` is its original. Only the candidates' texts
-    are shingled here: the caller fingerprinted its own text beforehand (enrichment holds a lock meanwhile)."""
+def first_with_hash(
+    conn: psycopg.Connection, content_hash: str, exclude_id: int | None
+) -> tuple[int, int | None] | None:
+    """The first-stored article with exactly this normalised text (other than ``exclude_id``): (id, duplicate_of)."""
     row = conn.execute(
         "SELECT id, duplicate_of FROM articles WHERE content_hash = %s AND id IS DISTINCT FROM %s ORDER BY id LIMIT 1",
-        (text.content_hash, exclude_id),
+        (content_hash, exclude_id),
     ).fetchone()
-    if row is not None:
-        root = _root(conn, row[0]) if row[1] is not None else row[0]
-        return None if root == exclude_id else DuplicateMatch(root, 1.0, exact=True)
-    if not text.sketch.band_keys:
-        return None
-    candidates = _candidates(conn, text.sketch.band_keys, exclude_id)
-    scored = [(c, score(text.shingles, shingle_text(c.text))) for c in candidates]
-    matches = [(c, s) for c, s in scored if s >= threshold]
-    if not matches:
-        return None
-    best, best_score = min(matches, key=lambda m: m[0].id)
-    root = _root(conn, best.id) if best.duplicate_of is not None else best.id
-    return None if root == exclude_id else DuplicateMatch(root, round(best_score, 4), exact=False)
+    return (int(row[0]), row[1]) if row is not None else None
 
 
-def _candidates(conn: psycopg.Connection, keys: list[int], exclude_id: int | None) -> list[Candidate]:
+def candidates(conn: psycopg.Connection, keys: Sequence[int], exclude_id: int | None) -> list[Candidate]:
+    """Indexed originals sharing band keys with ``keys``, most shared first, bounded per key and in all."""
     with conn.cursor(row_factory=class_row(Candidate)) as cur:
         return cur.execute(
             """
@@ -83,11 +67,11 @@ def _candidates(conn: psycopg.Connection, keys: list[int], exclude_id: int | Non
             )
             SELECT a.id, a.text, a.duplicate_of, h.hits FROM hits h JOIN articles a ON a.id = h.article_id
             """,
-            {"keys": keys, "exclude": exclude_id, "per_key": MAX_PER_KEY, "limit": MAX_CANDIDATES},
+            {"keys": list(keys), "exclude": exclude_id, "per_key": MAX_PER_KEY, "limit": MAX_CANDIDATES},
         ).fetchall()
 
 
-def _root(conn: psycopg.Connection, article_id: int) -> int:
+def root_of(conn: psycopg.Connection, article_id: int) -> int:
     """The end of the duplicate_of chain starting at ``article_id``."""
     row = conn.execute(
         """
@@ -104,18 +88,18 @@ def _root(conn: psycopg.Connection, article_id: int) -> int:
     return int(row[0]) if row else article_id
 
 
-def index_article(conn: psycopg.Connection, article_id: int, sketch: Sketch) -> None:
-    """Make the article's band keys exactly ``sketch.band_keys``: twice is once, and re-extracted text moves."""
+def index_article(conn: psycopg.Connection, article_id: int, band_keys: Sequence[int]) -> None:
+    """Make the article's band keys exactly ``band_keys``: twice is once, and re-extracted text moves."""
     conn.execute(
         "DELETE FROM dedup_bands WHERE article_id = %s AND band_key <> ALL(%s::bigint[])",
-        (article_id, sketch.band_keys),
+        (article_id, list(band_keys)),
     )
     conn.execute(
         """
         INSERT INTO dedup_bands (band_key, article_id) SELECT unnest(%s::bigint[]), %s
         ON CONFLICT DO NOTHING
         """,
-        (sketch.band_keys, article_id),
+        (list(band_keys), article_id),
     )
 
 
@@ -124,14 +108,14 @@ def unindex_article(conn: psycopg.Connection, article_id: int) -> None:
     conn.execute("DELETE FROM dedup_bands WHERE article_id = %s", (article_id,))
 
 
-def bulk_index(conn: psycopg.Connection, sketches: Iterable[tuple[int, Sketch]]) -> int:
-    """Load the band keys of articles not indexed yet with COPY (a rebuild or a backfill); returns rows."""
+def bulk_index(conn: psycopg.Connection, articles: Iterable[tuple[int, Sequence[int]]]) -> int:
+    """Load (article id, band keys) of articles not indexed yet with COPY (a rebuild or a backfill); returns rows."""
     rows = 0
     with conn.cursor() as cur, cur.copy("COPY dedup_bands (band_key, article_id) FROM STDIN") as copy:
-        for article_id, sketch in sketches:
-            for key in sketch.band_keys:
+        for article_id, band_keys in articles:
+            for key in band_keys:
                 copy.write_row((key, article_id))
-            rows += len(sketch.band_keys)
+            rows += len(band_keys)
     return rows
 
 
