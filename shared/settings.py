@@ -29,9 +29,9 @@ class Settings(BaseSettings):
     poll_min_interval: int = _f(300, "Never poll one feed more often than this (seconds).", gt=0)
     poll_max_interval: int = _f(86_400, "Never wait longer than this between polls, even failing (s).", gt=0)
     dispatch_every: float = _f(2.0, "How often beat asks the dispatcher for due feeds (seconds).", gt=0)
-    dispatch_batch: int = _f(500, "Feeds claimed per dispatcher run.", gt=0)
+    dispatch_batch: int = _f(1_000, "Feeds claimed per dispatcher run.", gt=0)
     poll_lease: int = _f(600, "A claimed feed is due again after this if its poll was lost (s).", gt=0)
-    max_queue_depth: int = _f(5_000, "The dispatcher enqueues no polls while the feeds queue is this long.", gt=0)
+    max_queue_depth: int = _f(5_000, "No polls are enqueued while the feeds queue holds this many messages.", gt=0)
     max_entries_per_poll: int = _f(1_000, "Entries read from one feed document; the rest are skipped.", gt=0)
 
     # Sweeper

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scheduler.dispatch import dispatch_due_feeds
+from scheduler.dispatch import FEEDS_PER_MESSAGE, SPREAD, dispatch_due_feeds, poll_messages
 from scheduler.sweeper import sweep_stale_items
 from shared.db import feeds, items
 from shared.db.connection import apply_migrations
@@ -136,7 +136,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
 
 def _queued_polls(rd: PrivateRedis) -> int:
     tasks = (json.loads(raw).get("headers", {}).get("task") for raw in rd.client.lrange("feeds", 0, -1))
-    return sum(1 for task in tasks if task == "newsmill.poll_feed")
+    return sum(1 for task in tasks if task in ("newsmill.poll_feeds", "newsmill.poll_feed"))
 
 
 def test_nothing_is_lost_or_published_twice_under_faults(tmp_path: Path) -> None:
@@ -225,16 +225,33 @@ def _inject_faults(fleet: Fleet, pg: PrivatePostgres, rd: PrivateRedis, site: Lo
     return timeline
 
 
-def test_dispatcher_caps_enqueued_polls_by_queue_depth(db: psycopg.Connection) -> None:
-    for i in range(20):
+def test_dispatcher_caps_enqueued_poll_messages_by_queue_depth(db: psycopg.Connection) -> None:
+    for i in range(100):
         feeds.add_feed(db, f"http://news.example/{i}.xml")
     now = datetime.now(UTC) + timedelta(seconds=1)  # the feeds are due from their insertion (the server's now())
     s = Settings(max_queue_depth=8, dispatch_batch=500)
     assert dispatch_due_feeds(db, now, s, queue_depth=8) == []  # full: nothing claimed
-    assert len(dispatch_due_feeds(db, now, s, queue_depth=5)) == 3  # only the room left
-    assert len(dispatch_due_feeds(db, now, s, queue_depth=0)) == 8  # never more than the cap
-    assert len(feeds.due_feed_ids(db, now)) == 20 - 11  # the rest stay due, not lost
+    messages = dispatch_due_feeds(db, now, s, queue_depth=5)  # room for 3 messages
+    assert len(messages) == 3
+    assert sum(map(len, messages)) == 3 * FEEDS_PER_MESSAGE  # as many feeds as 3 messages carry
+    assert len(feeds.due_feed_ids(db, now)) == 100 - 60  # the rest stay due, not lost
+    messages = dispatch_due_feeds(db, now, s, queue_depth=0)
+    assert len(messages) <= 8  # never more messages than the cap
+    claimed = [feed_id for message in messages for feed_id in message]
+    assert len(claimed) == len(set(claimed)) == 40
+    assert feeds.due_feed_ids(db, now) == []
     assert dispatch_due_feeds(db, now + timedelta(seconds=s.poll_lease + 1), s, queue_depth=0)  # lease expiry
+
+
+def test_poll_messages_spread_over_the_threads_and_never_exceed_the_room() -> None:
+    assert poll_messages([], 5) == []
+    assert poll_messages(list(range(40)), 1_000) == [[n] for n in range(40)]  # few feeds: one a message
+    big = poll_messages(list(range(640)), 1_000)
+    assert len(big) == SPREAD
+    assert all(len(m) == FEEDS_PER_MESSAGE for m in big)
+    tight = poll_messages(list(range(50)), 3)  # little room: fuller messages, order kept
+    assert len(tight) == 3
+    assert [n for m in tight for n in m] == list(range(50))
 
 
 def test_sweeper_adds_nothing_to_a_queue_already_at_the_cap(db: psycopg.Connection) -> None:

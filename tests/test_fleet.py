@@ -198,7 +198,7 @@ def test_the_compose_fleet_ingests_reports_and_stops_warm(db_url: str, redis_url
     assert any(e.get("task") == "newsmill.extract_item" and "item_id" in e for e in extract_events)
     polls = [e for e in _events(by_name["worker-feeds"]) if e.get("message") == "polled feed"]
     assert polls
-    assert all(e["feed_id"] == feed.id and e["task"] == "newsmill.poll_feed" for e in polls)
+    assert all(e["feed_id"] == feed.id and e["task"] == "newsmill.poll_feeds" for e in polls)
 
     # The next deploy's workers pick the message up: every item ends final.
     again = []

@@ -55,6 +55,7 @@ ROUTES = {
     "newsmill.dispatch_due_feeds": {"queue": "feeds"},
     "newsmill.sweep_stale_items": {"queue": "feeds"},
     "newsmill.prune_raw_html": {"queue": "feeds"},
+    "newsmill.poll_feeds": {"queue": "feeds"},
     "newsmill.poll_feed": {"queue": "feeds"},
     "newsmill.fetch_item": {"queue": "fetch"},
     "newsmill.extract_item": {"queue": "extract"},

@@ -53,10 +53,10 @@ def dispatch_due_feeds() -> int:
     # Beat's heartbeat, read by `newsmill healthcheck beat`: the tick reached a worker and ran.
     client.set(BEAT_TICK_KEY, now().timestamp())
     with resources.connection() as conn:
-        feed_ids = dispatch(conn, now(), get_settings(), int(client.llen("feeds")))
-    for feed_id in feed_ids:
-        poll_feed.delay(feed_id)
-    return len(feed_ids)
+        messages = dispatch(conn, now(), get_settings(), int(client.llen("feeds")))
+    for feed_ids in messages:
+        poll_feeds.delay(feed_ids)
+    return sum(map(len, messages))
 
 
 @app.task(name="newsmill.sweep_stale_items", **RETRY)
@@ -82,8 +82,28 @@ def prune_raw_html() -> int:
         return pages.prune_raw_html(conn, now() - timedelta(days=get_settings().raw_html_retention_days))
 
 
+@app.task(name="newsmill.poll_feeds", **RETRY)
+def poll_feeds(feed_ids: list[int]) -> None:
+    """Poll several claimed feeds, one after the other. An infrastructure error retries the message (polls
+    already done are repeated: a conditional GET and known entries, harmless); a bug on one feed is logged
+    and the others are still polled (the failed one is claimed again when its lease ends)."""
+    for feed_id in feed_ids:
+        count_task_start(poll_feed.name)  # the poll stage's "started" counter counts feeds, not messages
+        try:
+            poll(feed_id)
+        except INFRA_ERRORS:
+            raise
+        except Exception:
+            log.exception("poll failed", extra={"feed_id": feed_id})
+
+
 @app.task(name="newsmill.poll_feed", **RETRY)
 def poll_feed(feed_id: int) -> None:
+    """One feed per message: what dispatchers sent before poll_feeds; kept so queued messages still run."""
+    poll(feed_id)
+
+
+def poll(feed_id: int) -> None:
     with STAGE_SECONDS.labels("poll").time(), resources.connection() as conn:
         step = pipeline.poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
     FEED_POLLS.labels(step.outcome).inc()
