@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import redis
+from prometheus_client import REGISTRY
 
 from bench.infra import fresh_database, leased_redis, load_seed_topics
 from shared.db import items
@@ -48,6 +49,7 @@ class _Clock:
 def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
     """Poll every feed, then fetch, extract and enrich every new item, each step timed; per-item figures."""
     s = Settings(allow_private_hosts=True, host_min_delay=0)  # as the benchmark fleet runs (bench/infra.py)
+    held_before = _lock_held()
     policy = FetchPolicy.from_settings(s)
     clock = _Clock()
     with fresh_database("nm_bench_stages") as db_url, leased_redis() as redis_url:
@@ -74,6 +76,7 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             published = sum(item.state == "published" for i in item_ids if (item := items.get_item(conn, i)))
         client.close()
     n = max(len(item_ids), 1)
+    held_s, held_n = (after - before for after, before in zip(_lock_held(), held_before, strict=True))
     per_item = {stage: clock.cpu[stage] / (len(feed_ids) if stage == "poll" else n) for stage in clock.cpu}
     return {
         "feeds": len(feed_ids), "items": len(item_ids), "published": published,
@@ -81,4 +84,15 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
         "wall_ms": {stage: 1000 * v / (len(feed_ids) if stage == "poll" else n) for stage, v in clock.wall.items()},
         # Everything this process spent per published article, the polls spread over the items they found.
         "cpu_ms_per_article": 1000 * sum(clock.cpu.values()) / n,
+        # The deployment-wide publication lock, held from the duplicate decision to the commit: its mean hold
+        # bounds the articles per second of a whole fleet, however many machines enrich.
+        "publish_lock_hold_ms": 1000 * held_s / held_n if held_n else 0.0,
     }  # fmt: skip
+
+
+def _lock_held() -> tuple[float, float]:
+    """Seconds and times this process held the publication lock so far (its own metric)."""
+    labels = {"phase": "hold"}
+    total = REGISTRY.get_sample_value("newsmill_publish_lock_seconds_sum", labels) or 0.0
+    count = REGISTRY.get_sample_value("newsmill_publish_lock_seconds_count", labels) or 0.0
+    return total, count

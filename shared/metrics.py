@@ -32,6 +32,12 @@ STAGE_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )  # fmt: skip
 FEED_POLLS = Counter("newsmill_feed_polls_total", "Feed polls, by outcome.", ["outcome"])
+# Publication is serialised deployment-wide (the duplicate lock and the cursor): how long an article waits for
+# it and holds it bounds the articles per second of the whole fleet, whatever the number of workers.
+PUBLISH_LOCK_SECONDS = Histogram(
+    "newsmill_publish_lock_seconds", "Time an article waits for, then holds, the publication lock.", ["phase"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)  # fmt: skip
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
 QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
 # The stage a task works for, by task name. Housekeeping (dispatcher, sweeper, delivery planner) is no stage.

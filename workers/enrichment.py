@@ -8,6 +8,7 @@ never sees an article whose enrichment is half done.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 
 import psycopg
@@ -15,6 +16,7 @@ import psycopg
 from shared.db import article_topics, articles, dedup_index, items, topics
 from shared.db.items import ItemState
 from shared.errors import Outcome
+from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
 from workers.dedup import fingerprint_text
 from workers.duplicates import find_duplicate
@@ -71,8 +73,10 @@ def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: dateti
     ids_by_slug = {topic.slug: topic_id for topic_id, topic in rules}
     matches = tag_article([topic for _, topic in rules], article.title, article.text, language.language)
     tags = [article_topics.NewTag(article.id, ids_by_slug[m.slug], m.score, m.matched_terms_json()) for m in matches]
+    asked = time.perf_counter()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
+        locked = time.perf_counter()
         match = find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
         if match is None:
             dedup_index.index_article(conn, article.id, fingerprint.sketch.band_keys)
@@ -88,6 +92,8 @@ def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: dateti
         if not moved:  # another delivery published it meanwhile: undo ours, keep theirs
             raise psycopg.Rollback
         articles.bump_cursor(conn, [article.id])  # last: holds the counter lock until commit
+    PUBLISH_LOCK_SECONDS.labels("wait").observe(locked - asked)
+    PUBLISH_LOCK_SECONDS.labels("hold").observe(time.perf_counter() - locked)  # until commit (or rollback)
     if not moved:
         return Next(outcome="skipped")
     return Next(outcome="duplicate" if match else "published")
