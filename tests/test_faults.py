@@ -126,11 +126,12 @@ def _counts(db_url: str) -> dict[str, int]:
         return dict(conn.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall())
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+def _wait(what: str, check: Callable[[], bool], timeout: float = 120.0, db_url: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
+            states = f" (items by state: {_counts(db_url)})" if db_url else ""
+            raise AssertionError(f"timed out waiting for: {what}{states}")
         time.sleep(0.2)
 
 
@@ -153,7 +154,7 @@ def test_nothing_is_lost_or_published_twice_under_faults(tmp_path: Path) -> None
         try:
             timeline = _inject_faults(fleet, pg, rd, site, db_url)
             _wait("every item final", lambda: set(_counts(db_url)) <= {"published", "failed"}
-                  and sum(_counts(db_url).values()) == len(expected), timeout=240)  # fmt: skip
+                  and sum(_counts(db_url).values()) == len(expected), timeout=240, db_url=db_url)  # fmt: skip
             retries = fleet.log_count("Retry in")
         finally:
             fleet.stop_all()
@@ -192,34 +193,38 @@ def _inject_faults(fleet: Fleet, pg: PrivatePostgres, rd: PrivateRedis, site: Lo
 
     for name in ("beat1", *WORKERS):
         fleet.start(name)
-    _wait("a feed being polled", watch(lambda: site.hits("/feeds/0.xml") + site.hits("/feeds/1.xml") > 0))
+    polled = watch(lambda: site.hits("/feeds/0.xml") + site.hits("/feeds/1.xml") > 0)
+    _wait("a feed being polled", polled, db_url=db_url)
     time.sleep(0.5)  # the feed answers after 1.5 s: the poll is in flight
     fleet.kill("feeds")
     note("SIGKILL feeds worker mid-poll")
     fleet.start("feeds")
-    _wait("article fetches under way", watch(lambda: sum(p.startswith("/a/") for p, _ in site.requests) >= 20))
+    fetching = watch(lambda: sum(p.startswith("/a/") for p, _ in site.requests) >= 20)
+    _wait("article fetches under way", fetching, db_url=db_url)
     fleet.kill("fetch")
     note("SIGKILL fetch worker mid-fetch")
     fleet.start("fetch")
-    _wait("items waiting for extraction", watch(lambda: _counts(db_url).get("fetched", 0) >= 5))
+    _wait("items waiting for extraction", watch(lambda: _counts(db_url).get("fetched", 0) >= 5), db_url=db_url)
     fleet.kill("extract")
     note("SIGKILL extract worker mid-extraction")
     fleet.start("extract")
-    _wait("some articles published", watch(lambda: _counts(db_url).get("published", 0) >= 20))
+    _wait("some articles published", watch(lambda: _counts(db_url).get("published", 0) >= 20), db_url=db_url)
+    # Enrichment keeps up with extraction, so it is killed while it works and left down until items wait for
+    # it: then the flush below loses their enrich messages too, whatever the speed of this machine.
+    fleet.kill("enrich")
+    note("SIGKILL enrich worker mid-enrichment")
+    _wait("items waiting for enrichment", watch(lambda: _counts(db_url).get("extracted", 0) >= 3), db_url=db_url)
     queued = {q: rd.client.llen(q) for q in WORKERS}
     rd.flushall()
     note(f"FLUSHALL with queues {queued}")
     fleet.start("beat2")
     note("second beat started")
-    _wait("items waiting for enrichment", watch(lambda: _counts(db_url).get("extracted", 0) >= 3))
-    fleet.kill("enrich")
-    note("SIGKILL enrich worker mid-enrichment")
     fleet.start("enrich")
     pg.stop()
     _wait("a task retried while PostgreSQL is down", lambda: fleet.log_count("Retry in") > 0, timeout=60)
     pg.start()
     note("PostgreSQL restarted")
-    _wait("all feeds polled", watch(lambda: sum(_counts(db_url).values()) >= FEEDS * PER_FEED))
+    _wait("all feeds polled", watch(lambda: sum(_counts(db_url).values()) >= FEEDS * PER_FEED), db_url=db_url)
     timeline.append(f"most poll messages queued at once: {max_polls} (cap {MAX_QUEUE_DEPTH})")
     assert max_polls <= MAX_QUEUE_DEPTH
     return timeline

@@ -30,19 +30,22 @@ def _gauges(collector: PipelineCollector) -> dict[tuple[str, tuple[str, ...]], f
 
 
 def test_waiting_in_progress_retrying_and_failed_per_stage(db: psycopg.Connection, db_url: str, redis_url: str) -> None:
+    # The collector reads the real clock: deadlines are set from it here, not from the module's NOW, which a
+    # long test session leaves minutes behind.
+    now = datetime.now(UTC)
     a, b, c, d = _items(db, 4)
-    items.claim(db, a, ItemState.DISCOVERED, NOW + timedelta(minutes=5))  # a worker is fetching it
-    items.claim(db, b, ItemState.DISCOVERED, NOW + timedelta(minutes=5))
-    items.defer(db, b, "timeout", "read timed out", NOW + timedelta(minutes=1))  # waits out a timeout
+    items.claim(db, a, ItemState.DISCOVERED, now + timedelta(minutes=5))  # a worker is fetching it
+    items.claim(db, b, ItemState.DISCOVERED, now + timedelta(minutes=5))
+    items.defer(db, b, "timeout", "read timed out", now + timedelta(minutes=1))  # waits out a timeout
     items.fail(db, c, "http_error", "404")
-    items.advance(db, d, ItemState.DISCOVERED, ItemState.FETCHED, NOW + timedelta(minutes=5))
+    items.advance(db, d, ItemState.DISCOVERED, ItemState.FETCHED, now + timedelta(minutes=5))
 
-    by_stage = {s.stage: s for s in stats.stage_stats(db, NOW)}
+    by_stage = {s.stage: s for s in stats.stage_stats(db, now)}
     assert (by_stage["fetch"].waiting, by_stage["fetch"].in_progress, by_stage["fetch"].retrying) == (2, 1, 1)
     assert by_stage["fetch"].failed == 1
     assert (by_stage["extract"].waiting, by_stage["extract"].in_progress) == (1, 0)
     # The claim's deadline has passed (the worker died): no longer counted as in progress.
-    assert {s.stage: s.in_progress for s in stats.stage_stats(db, NOW + timedelta(minutes=10))}["fetch"] == 0
+    assert {s.stage: s.in_progress for s in stats.stage_stats(db, now + timedelta(minutes=10))}["fetch"] == 0
 
     gauges = _gauges(PipelineCollector(db_url, redis_url))
     assert gauges[("newsmill_stage_in_progress", ("fetch",))] == 1
