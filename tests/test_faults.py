@@ -204,13 +204,14 @@ def _inject_faults(fleet: Fleet, pg: PrivatePostgres, rd: PrivateRedis, site: Lo
     fleet.kill("fetch")
     note("SIGKILL fetch worker mid-fetch")
     fleet.start("fetch")
-    _wait("items waiting for extraction", watch(lambda: _counts(db_url).get("fetched", 0) >= 5), db_url=db_url)
+    # Extraction of these small pages keeps up with fetching, so, like enrichment below, it is killed while it
+    # works and left down until items wait for it: the test does not depend on this machine's speed.
     fleet.kill("extract")
     note("SIGKILL extract worker mid-extraction")
+    _wait("items waiting for extraction", watch(lambda: _counts(db_url).get("fetched", 0) >= 5), db_url=db_url)
     fleet.start("extract")
     _wait("some articles published", watch(lambda: _counts(db_url).get("published", 0) >= 20), db_url=db_url)
-    # Enrichment keeps up with extraction, so it is killed while it works and left down until items wait for
-    # it: then the flush below loses their enrich messages too, whatever the speed of this machine.
+    # The same for enrichment; the flush below then also loses the enrich messages of the items waiting.
     fleet.kill("enrich")
     note("SIGKILL enrich worker mid-enrichment")
     _wait("items waiting for enrichment", watch(lambda: _counts(db_url).get("extracted", 0) >= 3), db_url=db_url)
