@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
@@ -40,20 +41,16 @@ PUBLISH_LOCK_SECONDS = Histogram(
 )  # fmt: skip
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
 QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
-# The stage a task works for, by task name. Housekeeping (dispatcher, sweeper, delivery planner) is no stage.
-TASK_STAGES = {
-    "newsmill.poll_feed": "poll",
-    "newsmill.fetch_item": "fetch",
-    "newsmill.extract_item": "extract",
-    "newsmill.enrich_item": "enrich",
-    "newsmill.deliver_subscription": "deliver",
-}
 
 
-def count_task_start(task_name: str) -> None:
-    """Count one run of a stage's task (called from Celery's task_prerun signal)."""
-    if (stage := TASK_STAGES.get(task_name)) is not None:
-        STAGE_STARTED.labels(stage).inc()
+@contextmanager
+def stage_run(stage: str) -> Iterator[None]:
+    """One unit of a stage's work (a feed polled, an item fetched, extracted or enriched): counted as started,
+    then timed. Counted here, where the work begins, not per Celery task: a poll message carries several
+    feeds, and an extract task may enrich its item too."""
+    STAGE_STARTED.labels(stage).inc()
+    with STAGE_SECONDS.labels(stage).time():
+        yield
 
 
 class PipelineCollector(Collector):

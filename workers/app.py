@@ -46,7 +46,7 @@ from scheduler.beat import beat_schedule
 from shared.cpus import available_cpus
 from shared.db.connection import require_current_schema
 from shared.logs import bind_task_ids, configure_logging, unbind_task_ids
-from shared.metrics import count_task_start, serve_pipeline_metrics, serve_worker_metrics
+from shared.metrics import serve_pipeline_metrics, serve_worker_metrics
 from shared.settings import get_settings
 
 # One queue per stage, so IO-bound and CPU-bound work scale independently.
@@ -136,9 +136,8 @@ def _fresh_connections_after_fork(**_: Any) -> None:
 
 @task_prerun.connect
 def _task_started(task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
-    # Every log line of the task carries its ids; the stage's "entered" counter moves.
+    # Every log line of the task carries its ids.
     bind_task_ids(task.name, task.run, args or (), kwargs or {})
-    count_task_start(task.name)
 
 
 @task_postrun.connect

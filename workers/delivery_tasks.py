@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from kombu.exceptions import OperationalError as BrokerError
 
+from shared.metrics import STAGE_STARTED
 from shared.settings import get_settings
 from workers import deliver, resources
 from workers.app import app
@@ -37,6 +38,7 @@ def deliver_plan() -> int:
 
 @app.task(name="newsmill.deliver_subscription", **RETRY)
 def deliver_subscription(subscription_id: int) -> int:
+    STAGE_STARTED.labels("deliver").inc()  # not timed as a stage step: its time is the receivers'
     with resources.connection() as conn:
         report = deliver.send_pending(conn, subscription_id, _post, get_settings(), now)
     return report.delivered

@@ -17,7 +17,7 @@ from scheduler.sweeper import sweep_stale_items as sweep
 from shared.db import items, pages
 from shared.db.items import ItemState
 from shared.errors import Outcome
-from shared.metrics import FEED_POLLS, STAGE_ITEMS, STAGE_SECONDS, count_task_start
+from shared.metrics import FEED_POLLS, STAGE_ITEMS, stage_run
 from shared.settings import get_settings
 from workers import enrichment, pipeline, resources
 from workers.app import ROUTES, app
@@ -88,7 +88,6 @@ def poll_feeds(feed_ids: list[int]) -> None:
     already done are repeated: a conditional GET and known entries, harmless); a bug on one feed is logged
     and the others are still polled (the failed one is claimed again when its lease ends)."""
     for feed_id in feed_ids:
-        count_task_start(poll_feed.name)  # the poll stage's "started" counter counts feeds, not messages
         try:
             poll(feed_id)
         except INFRA_ERRORS:
@@ -104,7 +103,7 @@ def poll_feed(feed_id: int) -> None:
 
 
 def poll(feed_id: int) -> None:
-    with STAGE_SECONDS.labels("poll").time(), resources.connection() as conn:
+    with stage_run("poll"), resources.connection() as conn:
         step = pipeline.poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
     FEED_POLLS.labels(step.outcome).inc()
     log.info("polled feed", extra={"feed_id": feed_id, "new_items": len(step.ids), "outcome": step.outcome})
@@ -113,7 +112,7 @@ def poll(feed_id: int) -> None:
 
 @app.task(name="newsmill.fetch_item", **RETRY)
 def fetch_item(item_id: int) -> None:
-    with STAGE_SECONDS.labels("fetch").time(), resources.connection() as conn:
+    with stage_run("fetch"), resources.connection() as conn:
         step = pipeline.fetch_step(conn, item_id, resources.article_fetcher, get_settings(), now())
     record("fetch", step)
     send(fetch_item if step.again else extract_item, step)
@@ -122,7 +121,7 @@ def fetch_item(item_id: int) -> None:
 @app.task(name="newsmill.extract_item", soft_time_limit=get_settings().extract_soft_time_limit,
           time_limit=get_settings().extract_time_limit, **RETRY)  # fmt: skip
 def extract_item(item_id: int) -> None:
-    with STAGE_SECONDS.labels("extract").time(), resources.connection() as conn:
+    with stage_run("extract"), resources.connection() as conn:
         try:
             step = pipeline.extract_step(conn, item_id, get_settings(), now())
         except SoftTimeLimitExceeded:
@@ -131,7 +130,8 @@ def extract_item(item_id: int) -> None:
             step = pipeline.Next(outcome=Outcome.EXTRACT_TIMEOUT.value)
     record("extract", step)
     if step.ids and enriches_here():
-        enrich_inline(step)
+        for extracted in step.ids:
+            enrich_inline(extracted)
     else:
         send(enrich_item, step)
 
@@ -143,22 +143,19 @@ def enriches_here() -> bool:
     return ROUTES[enrich_item.name]["queue"] in app.amqp.queues.consume_from
 
 
-def enrich_inline(step: pipeline.Next) -> None:
+def enrich_inline(item_id: int) -> None:
     """Enrich what extraction just committed. The item is ``extracted`` in Postgres, so nothing is lost if
-    this fails: an infrastructure error hands the ids to the enrich queue (whose task retries); anything
-    else leaves the item to the sweeper, as a crashed enrich task would."""
-    for index, item_id in enumerate(step.ids):
-        count_task_start(enrich_item.name)  # the stage's "started" counter moves as for a task of its own
-        try:
-            enrich(item_id)
-        except INFRA_ERRORS:
-            log.warning("inline enrichment failed; sending to the enrich queue", extra={"item_id": item_id})
-            send(enrich_item, pipeline.Next(step.ids[index:]))
-            return
+    this fails: an infrastructure error hands it to the enrich queue (whose task retries); anything else
+    leaves it to the sweeper, as a crashed enrich task would."""
+    try:
+        enrich(item_id)
+    except INFRA_ERRORS:
+        log.warning("inline enrichment failed; sending to the enrich queue", extra={"item_id": item_id})
+        send(enrich_item, pipeline.Next([item_id]))
 
 
 def enrich(item_id: int) -> None:
-    with STAGE_SECONDS.labels("enrich").time(), resources.connection() as conn:
+    with stage_run("enrich"), resources.connection() as conn:
         step = enrichment.enrich_step(conn, item_id, get_settings(), now())
     record("enrich", step)
 
