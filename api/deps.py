@@ -55,10 +55,7 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
     feed-serving benchmark)."""
     async with connection_gate(request):
         pool = get_pool(request)
-        try:
-            conn = await run_in_threadpool(pool.getconn, POOL_TIMEOUT)
-        except psycopg.OperationalError as exc:  # PoolTimeout included
-            raise HTTPException(503, "database unavailable") from exc
+        conn = await run_in_threadpool(_checkout, pool)
         try:
             yield conn
         finally:
@@ -77,14 +74,19 @@ async def with_connection(request: Request, work: Callable[[psycopg.Connection],
 
 
 def _run_with_pooled_connection(pool: ConnectionPool, work: Callable[[psycopg.Connection], T]) -> T:
-    try:
-        conn = pool.getconn(POOL_TIMEOUT)
-    except psycopg.OperationalError as exc:  # PoolTimeout included
-        raise HTTPException(503, "database unavailable") from exc
+    conn = _checkout(pool)
     try:
         return work(conn)
     finally:
         pool.putconn(conn)
+
+
+def _checkout(pool: ConnectionPool) -> psycopg.Connection:
+    """A connection from the pool (blocking; called in a worker thread), or 503 when the database is away."""
+    try:
+        return pool.getconn(POOL_TIMEOUT)
+    except psycopg.OperationalError as exc:  # PoolTimeout included
+        raise HTTPException(503, "database unavailable") from exc
 
 
 async def read_json_body(request: Request, max_bytes: int) -> Any:
