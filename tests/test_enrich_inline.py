@@ -10,14 +10,14 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from celery import Celery
 
 from shared.db import feeds, items, pages
 from shared.db.items import ItemState
 from shared.urls import canonical_url
 from tests.support.articles import article_html
+from tests.support.broker import send_task
+from tests.support.celery_workers import running, wait_for, worker_argv
 from tests.support.fleet import fleet_env
-from tests.test_webhooks_e2e import CELERY, running, wait_for
 
 pytestmark = pytest.mark.e2e
 URL = "http://news.example/2024/tram.html"
@@ -46,24 +46,17 @@ def _state(db: psycopg.Connection, item_id: int) -> str:
     return item.state
 
 
-def _worker(queues: str, name: str) -> list[str]:
-    return [*CELERY, "worker", "-Q", queues, "-c", "1", "-n", f"{name}@%h", "--without-mingle", "--without-gossip",
-            "--loglevel", "INFO"]  # fmt: skip
-
-
-def _send_extract(redis_url: str, item_id: int) -> None:
-    producer = Celery("test-producer", broker=redis_url)
-    producer.send_task("newsmill.extract_item", args=(item_id,), queue="extract")
-    producer.close()
-
-
 def test_a_worker_on_both_queues_enriches_in_the_extract_task(
     db_url: str, db: psycopg.Connection, redis_url: str, tmp_path: Path
 ) -> None:
     item_id = _fetched_item(db)
     log = tmp_path / "worker.log"
-    with running(_worker("extract,enrich", "cpu-test"), fleet_env(db_url, redis_url, NEWSMILL_LOG_LEVEL="INFO"), log):
-        _send_extract(redis_url, item_id)
+    with running(
+        worker_argv("extract,enrich", "cpu-test", "-c", "1"),
+        fleet_env(db_url, redis_url, NEWSMILL_LOG_LEVEL="INFO"),
+        log,
+    ):
+        send_task(redis_url, "newsmill.extract_item", (item_id,), "extract")
         wait_for("the article to be published", lambda: _state(db, item_id) == ItemState.PUBLISHED)
     text = log.read_text("utf-8")
     assert "newsmill.extract_item[" in text  # the worker logs the tasks it receives: the check below means something
@@ -79,8 +72,10 @@ def test_a_worker_on_extract_alone_sends_the_article_to_the_enrich_queue(
 ) -> None:
     item_id = _fetched_item(db)
     client = redis.Redis.from_url(redis_url)
-    with running(_worker("extract", "extract-test"), fleet_env(db_url, redis_url), tmp_path / "worker.log"):
-        _send_extract(redis_url, item_id)
+    with running(
+        worker_argv("extract", "extract-test", "-c", "1"), fleet_env(db_url, redis_url), tmp_path / "worker.log"
+    ):
+        send_task(redis_url, "newsmill.extract_item", (item_id,), "extract")
         wait_for("the article to be extracted", lambda: _state(db, item_id) == ItemState.EXTRACTED)
         wait_for("the enrich message", lambda: client.llen("enrich") == 1, timeout=10)
     client.close()

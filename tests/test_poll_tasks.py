@@ -7,12 +7,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from celery import Celery
 
 from shared.db import feeds
+from tests.support.broker import send_task
+from tests.support.celery_workers import running, wait_for, worker_argv
 from tests.support.fleet import fleet_env
 from tests.support.http_server import Response, serve
-from tests.test_webhooks_e2e import CELERY, running, wait_for
 
 pytestmark = pytest.mark.e2e
 RSS = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title></channel></rss>"""
@@ -26,17 +26,14 @@ def _polled(db: psycopg.Connection, feed_ids: list[int]) -> bool:
 def test_a_message_polls_several_feeds_and_old_single_feed_messages_still_run(
     db_url: str, db: psycopg.Connection, redis_url: str, tmp_path: Path
 ) -> None:
-    worker = [*CELERY, "worker", "-Q", "feeds", "-P", "threads", "-c", "2", "-n", "feeds-test@%h",
-              "--without-mingle", "--without-gossip", "--loglevel", "INFO"]  # fmt: skip
+    worker = worker_argv("feeds", "feeds-test", "-P", "threads", "-c", "2")
     env = fleet_env(db_url, redis_url, NEWSMILL_DISPATCH_EVERY="3600")  # no dispatcher tick interferes
     with serve() as site, running(worker, env, tmp_path / "worker.log"):
         ids = []
         for n in range(4):
             site.add(f"/feeds/{n}.xml", Response(RSS, 200, {"Content-Type": "application/rss+xml"}))
             ids.append(feeds.add_feed(db, site.url(f"/feeds/{n}.xml"))[0].id)
-        producer = Celery("test-producer", broker=redis_url)
-        producer.send_task("newsmill.poll_feeds", args=(ids[:3],), queue="feeds")
-        producer.send_task("newsmill.poll_feed", args=(ids[3],), queue="feeds")  # as an older dispatcher sent
-        producer.close()
+        send_task(redis_url, "newsmill.poll_feeds", (ids[:3],), "feeds")
+        send_task(redis_url, "newsmill.poll_feed", (ids[3],), "feeds")  # as an older dispatcher sent
         wait_for("every feed polled", lambda: _polled(db, ids), timeout=60)
     assert [site.hits(f"/feeds/{n}.xml") for n in range(4)] == [1, 1, 1, 1]

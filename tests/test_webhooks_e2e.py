@@ -4,10 +4,6 @@ receiver on 127.0.0.1 that fails once, then recovers."""
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -15,34 +11,11 @@ import pytest
 
 from shared.db import subscriptions
 from tests.support.articles import load_seed_topics
+from tests.support.celery_workers import CELERY, running, wait_for, worker_argv
 from tests.support.fleet import ROOT, fleet_env
 from tests.test_webhooks import HOOK_PATH, Receiver, publish_ukraine, receiving
 
 pytestmark = pytest.mark.e2e
-CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
-
-
-@contextmanager
-def running(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_for(what: str, done: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_beat_and_a_deliver_worker_send_retry_and_never_send_twice(
@@ -53,8 +26,7 @@ def test_beat_and_a_deliver_worker_send_retry_and_never_send_twice(
     env = fleet_env(db_url, redis_url, NEWSMILL_DELIVER_EVERY="0.5", NEWSMILL_WEBHOOK_RETRY_BASE_DELAY="1",
                     NEWSMILL_LOG_LEVEL="DEBUG", NEWSMILL_DISPATCH_EVERY="60", NEWSMILL_SWEEP_EVERY="60")  # fmt: skip
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = [*CELERY, "worker", "-Q", "deliver", "-P", "threads", "-c", "2", "-n", "deliver-test@%h",
-              "--without-mingle", "--without-gossip", "--loglevel", "DEBUG"]  # fmt: skip
+    worker = worker_argv("deliver", "deliver-test", "-P", "threads", "-c", "2", loglevel="DEBUG")
     beat = [*CELERY, "beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "DEBUG"]
     with receiving(receiver) as url, running(worker, env, worker_log), running(beat, env, beat_log):
         created = subscriptions.create_subscription(db, "desk@example.org", ["ukraine-war"], [], url)

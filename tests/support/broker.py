@@ -1,4 +1,5 @@
-"""Reading what waits in the real Redis broker: the item ids of the Celery messages in a queue."""
+"""The real Redis broker: the arguments of the Celery messages waiting in a queue, and sending one as any
+producer would."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import json
 
 import redis
+from celery import Celery
 
 
 def queued_args(redis_url: str, queue: str, task: str) -> list[list[object]]:
@@ -27,3 +29,12 @@ def queued_args(redis_url: str, queue: str, task: str) -> list[list[object]]:
         args, _kwargs, _embed = json.loads(body)
         out.append(args)
     return out
+
+
+def send_task(redis_url: str, task: str, args: tuple[object, ...], queue: str) -> None:
+    """Put one ``task`` message on ``queue``, as a producer that does not import newsmill would."""
+    producer = Celery("test-producer", broker=redis_url)
+    try:
+        producer.send_task(task, args=args, queue=queue)
+    finally:
+        producer.close()
