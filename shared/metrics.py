@@ -24,7 +24,7 @@ from shared.db import stats
 log = logging.getLogger(__name__)
 
 STAGE_STARTED = Counter(
-    "newsmill_stage_started_total", "Task runs that took an item (or a feed) into a stage; retries count again.",
+    "newsmill_stage_started_total", "Units of stage work begun (an item, a feed, a subscription); retries count again.",
     ["stage"],
 )  # fmt: skip
 STAGE_ITEMS = Counter("newsmill_stage_items_total", "Items leaving a stage, by outcome.", ["stage", "outcome"])
