@@ -13,7 +13,7 @@ from api.auth import require_admin
 from api.deps import Conn, read_json_body
 from shared.db import feeds, topics
 from shared.db.topics import UpsertStatus
-from workers.topics import Topic
+from shared.topic_rules import Topic
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from bench.dedup_text import Article, brief, copy_kinds, make_article, topics
-from workers.dedup import Shingles, score, shingle_text, sketch_shingles
+from workers.stages.dedup import Shingles, score, shingle_text, sketch_shingles
 
 
 class MemoryIndex:

@@ -25,8 +25,8 @@ from psycopg import sql
 from bench.dedup_text import Article, copy_kinds, make_article, topics
 from bench.infra import fresh_database
 from shared.db.dedup_index import bulk_index, index_article, index_stats
-from workers.dedup import content_hash, fingerprint_text, sketch_text
-from workers.duplicates import find_duplicate
+from workers.stages.dedup import content_hash, fingerprint_text, sketch_text
+from workers.steps.duplicates import find_duplicate
 
 CHUNK = 10_000
 THRESHOLD = 0.8

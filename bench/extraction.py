@@ -21,8 +21,8 @@ from pathlib import Path
 
 import trafilatura
 
+from cli.extract_batch import extract_lines
 from shared.encoding import decode_html
-from workers.extract_batch import extract_lines
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEVDATA = REPO.parent / "shared" / "devdata" / "trafilatura-eval"

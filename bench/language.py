@@ -25,7 +25,7 @@ import yaml
 from langdetect import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
-from workers.language import detect_language
+from workers.stages.language import detect_language
 
 DATA = Path(__file__).resolve().parent / "data" / "language"
 CATEGORIES = ("paragraphs", "sentences", "mixed", "headlines")

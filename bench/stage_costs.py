@@ -1,7 +1,7 @@
 """Each stage's own cost: the pipeline steps called one after the other in this process, without Celery.
 
 The same served site, a fresh database with the seed topics and a leased Redis (host gate, robots cache), the
-same step functions the tasks call (workers/pipeline.py, workers/enrichment.py), one item at a time. CPU time
+same step functions the tasks call (workers/steps/), one item at a time. CPU time
 of this process per item and stage, and wall time (which adds the waits on Postgres, Redis and the site).
 Set beside the fleet's CPU per article, the difference is what running the stages as Celery tasks in several
 processes costs: messages, acknowledgements, the prefork pool's pipes, threads contending for the GIL.
@@ -23,9 +23,12 @@ from shared.http_client import FetchPolicy, FetchResult, fetch
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
 from shared.settings import Settings
-from workers import pipeline
-from workers.enrichment import enrich_step
-from workers.fetch import fetch_article
+from workers.stages.fetch import fetch_article
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
+from workers.steps.fetch import fetch_step
+from workers.steps.handoff import Next
+from workers.steps.poll import poll_step
 
 
 class _Clock:
@@ -35,7 +38,7 @@ class _Clock:
         self.cpu: dict[str, float] = {}
         self.wall: dict[str, float] = {}
 
-    def run(self, stage: str, step: Callable[..., pipeline.Next], *args: Any) -> pipeline.Next:
+    def run(self, stage: str, step: Callable[..., Next], *args: Any) -> Next:
         """``step(*args, now)``, timed."""
         cpu, wall = time.process_time(), time.perf_counter()
         try:
@@ -67,10 +70,10 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             feed_ids = [int(r[0]) for r in conn.execute("SELECT id FROM feeds ORDER BY id").fetchall()]
             item_ids: list[int] = []
             for feed_id in feed_ids:
-                item_ids += clock.run("poll", pipeline.poll_step, conn, feed_id, feed_fetcher, s).ids
+                item_ids += clock.run("poll", poll_step, conn, feed_id, feed_fetcher, s).ids
             for item_id in item_ids:
-                clock.run("fetch", pipeline.fetch_step, conn, item_id, article_fetcher, s)
-                clock.run("extract", pipeline.extract_step, conn, item_id, s)
+                clock.run("fetch", fetch_step, conn, item_id, article_fetcher, s)
+                clock.run("extract", extract_step, conn, item_id, s)
                 clock.run("enrich", enrich_step, conn, item_id, s)
             row = conn.execute("SELECT count(*) FROM items WHERE state = 'published'").fetchone()
             published = int(row[0]) if row else 0

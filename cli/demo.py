@@ -21,7 +21,7 @@ from cli.supervisor import Supervisor, fleet
 from shared.db import feeds, items, topics
 from shared.db.connection import apply_migrations, connect
 from shared.settings import get_settings
-from workers.topics import parse_topics
+from shared.topic_rules import parse_topics
 
 if TYPE_CHECKING:
     from cli.demo_site import Site

@@ -17,7 +17,7 @@ from shared.errors import StageError
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
-    from workers.extract import ExtractedPage
+    from workers.stages.extract import ExtractedPage
 
 # The HTTP client and trafilatura are imported by the functions that use them: every other `newsmill`
 # command imports this module at start-up and needs neither.
@@ -72,7 +72,7 @@ def _show(page: ExtractedPage, url: str) -> None:
 
 
 def _batch(workers: int) -> None:
-    from workers.extract_batch import extract_lines  # noqa: PLC0415
+    from cli.extract_batch import extract_lines  # noqa: PLC0415
 
     for record in extract_lines(sys.stdin, workers=workers):
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -95,7 +95,7 @@ def extract(
     if source is None:
         err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
         raise typer.Exit(2)
-    from workers.extract import extract_page  # noqa: PLC0415
+    from workers.stages.extract import extract_page  # noqa: PLC0415
 
     try:
         html, url = _load(source)

@@ -17,7 +17,8 @@ from shared.db.article_topics import NewTag
 from shared.db.articles import bump_cursor
 from shared.db.connection import connect
 from shared.settings import get_settings
-from workers.topics import Topic, evaluate, parse_topics, tag_article
+from shared.topic_rules import Topic, parse_topics
+from workers.stages.topics import evaluate, tag_article
 
 app = typer.Typer(help="Manage topics: the rules that tag articles (editors own them, as YAML).", no_args_is_help=True)
 console = Console()
@@ -77,7 +78,7 @@ def list_() -> None:
 def _read_source(source: str, title: str | None) -> tuple[str | None, str, str | None]:
     """(title, text, language hint) of a URL or an HTML file, extracted as the pipeline does, or of a text file."""
     from shared.encoding import decode_html  # noqa: PLC0415 - trafilatura is slow to import; only `test` needs it
-    from workers.extract import extract_page  # noqa: PLC0415
+    from workers.stages.extract import extract_page  # noqa: PLC0415
 
     if source.startswith(("http://", "https://")):
         from shared.http_client import FetchPolicy, fetch  # noqa: PLC0415
@@ -113,7 +114,7 @@ def check(
     topic = Topic.from_stored(row.slug, row.name, row.description, row.rules)
     headline, text, hint = _read_source(source, title)
     if lang is None:
-        from workers.language import detect_language  # noqa: PLC0415 - langdetect loads profiles
+        from workers.stages.language import detect_language  # noqa: PLC0415 - langdetect loads profiles
 
         s = get_settings()
         lang = detect_language(text, page_hint=hint, prefix_chars=s.language_prefix_chars,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from shared.backoff import exponential
+
 
 @dataclass(frozen=True)
 class PollEvidence:
@@ -52,8 +54,7 @@ def next_poll_delay(evidence: PollEvidence, bounds: PollBounds, jitter: float = 
                 delay = max(delay, float(hint))
         delay *= jitter
     else:
-        failures = max(1, evidence.consecutive_failures)
-        delay = bounds.nominal * 2.0 ** min(failures - 1, 20) * jitter
+        delay = exponential(evidence.consecutive_failures, bounds.nominal * jitter, bounds.maximum)
     if evidence.retry_after_seconds is not None:
         delay = max(delay, evidence.retry_after_seconds)
     return int(min(max(delay, bounds.minimum), bounds.maximum))

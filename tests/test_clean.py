@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.clean import clean_text, is_headline, load_rules, site_key
+from workers.stages.clean import clean_text, is_headline, load_rules, site_key
 
 from .conftest import FIXTURES
 

@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from cli.extract import extract
+from cli.extract_batch import extract_lines
 from shared.settings import get_settings
-from workers.extract_batch import extract_lines
 
 from .conftest import FIXTURES
 from .support.http_server import Response, serve

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.dedup import (
+from workers.stages.dedup import (
     BANDS,
     MIN_SKETCH_SHINGLES,
     content_hash,

@@ -8,8 +8,8 @@ import psycopg
 
 from shared.db.dedup_index import bulk_index, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
-from workers.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
-from workers.duplicates import find_duplicate
+from workers.stages.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
+from workers.steps.duplicates import find_duplicate
 
 
 def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = None) -> int:

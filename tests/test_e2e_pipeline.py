@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from shared.db import feeds, topics
+from shared.topic_rules import parse_topics
 from tests.conftest import FIXTURES
 from tests.support.fleet import ROOT, fleet_env, run_until_idle
 from tests.support.http_server import LocalSite, Response, serve
-from workers.topics import parse_topics
 
 pytestmark = pytest.mark.e2e
 SITE = FIXTURES / "site"

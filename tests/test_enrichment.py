@@ -12,7 +12,7 @@ from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
 from tests.support.articles import article_html, load_seed_topics, publish_page
-from workers.enrichment import enrich_step
+from workers.steps.enrich import enrich_step
 
 SEED_PAGE = (FIXTURES / "seed" / "seed_page.html").read_bytes()
 

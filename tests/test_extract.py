@@ -13,7 +13,7 @@ from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.settings import Settings
 from tests.support.articles import publish_page
-from workers.extract import EntryHints, choose_date, extract_page, normalise_language
+from workers.stages.extract import EntryHints, choose_date, extract_page, normalise_language
 
 from .conftest import FIXTURES
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.errors import Outcome, PermanentError
-from workers.feeds import parse_feed, strip_doctype
+from workers.stages.feeds import parse_feed, strip_doctype
 
 FEED_URL = "http://news.example/feed.xml"
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>

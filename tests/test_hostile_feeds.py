@@ -29,9 +29,11 @@ from tests.support.hostile_cases import (
     transport_cases,
 )
 from tests.support.hostile_server import HostileServer, hostile, respond
-from workers.enrichment import enrich_step
-from workers.fetch import fetch_article
-from workers.pipeline import extract_step, fetch_step, poll_step
+from workers.stages.fetch import fetch_article
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
+from workers.steps.fetch import fetch_step
+from workers.steps.poll import poll_step
 
 RSS = "application/rss+xml; charset=utf-8"
 MEMORY_BOUND = 96 << 20  # bytes of resident growth per poll; feedparser alone took 2.9 GiB on a 130 KB feed

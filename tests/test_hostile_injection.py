@@ -21,9 +21,11 @@ from shared.http_client import fetch
 from shared.settings import Settings
 from tests.support.hostile_cases import hostile_policy, scratch_database
 from tests.support.http_server import Response, serve
-from workers.enrichment import enrich_step
-from workers.fetch import fetch_article
-from workers.pipeline import extract_step, fetch_step, poll_step
+from workers.stages.fetch import fetch_article
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
+from workers.steps.fetch import fetch_step
+from workers.steps.poll import poll_step
 
 SETTINGS = Settings(max_attempts=1)
 TRICKS = {

@@ -30,9 +30,11 @@ from tests.support.hostile_cases import (
     transport_cases,
 )
 from tests.support.hostile_server import hostile, respond
-from workers.enrichment import enrich_step
-from workers.fetch import fetch_article
-from workers.pipeline import extract_step, fetch_step, poll_step
+from workers.stages.fetch import fetch_article
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
+from workers.steps.fetch import fetch_step
+from workers.steps.poll import poll_step
 
 HTML = "text/html; charset=utf-8"
 MEMORY_BOUND = 96 << 20  # bytes of resident growth per item; the unguarded libraries took GiBs

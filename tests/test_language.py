@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers import language
-from workers.language import LanguageResult, detect_language, normalise_language_tag
+from workers.stages import language
+from workers.stages.language import LanguageResult, detect_language, normalise_language_tag
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,7 @@ DETERMINISM_TEXTS = [
 ]
 _SCRIPT = (
     "import json, sys\n"
-    "from workers.language import detect_language\n"
+    "from workers.stages.language import detect_language\n"
     "texts = json.load(sys.stdin)\n"
     "print(json.dumps([list(detect_language(t).__dict__.values()) for t in texts]))\n"
 )

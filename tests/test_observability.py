@@ -78,7 +78,7 @@ def test_log_lines_are_json_events_carrying_the_task_ids() -> None:
         from shared.settings import Settings
 
         def fetch_item(item_id: int, *, force: bool = False) -> None:
-            logging.getLogger("workers.fetch").warning("slow host\\nsecond line")
+            logging.getLogger("workers.stages.fetch").warning("slow host\\nsecond line")
 
         configure_logging(Settings(log_json=True))
         bind_task_ids("newsmill.fetch_item", fetch_item, (42,), {"force": True})

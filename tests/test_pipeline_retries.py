@@ -12,7 +12,8 @@ from shared.db.items import ItemState
 from shared.errors import Outcome, TransientError
 from shared.http_client import FetchResult
 from shared.settings import Settings
-from workers.pipeline import MAX_COUNTDOWN, ArticleFetcher, fetch_step
+from workers.steps.fetch import ArticleFetcher, fetch_step
+from workers.steps.handoff import MAX_COUNTDOWN
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 S = Settings(max_attempts=3, retry_base_delay=30.0, stuck_after=300)

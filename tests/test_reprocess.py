@@ -18,8 +18,8 @@ from shared.urls import canonical_url
 from tests.support.articles import article_html, publish_page
 from tests.support.broker import queued_args
 from tests.support.fleet import ROOT, fleet_env
-from workers import pipeline
-from workers.enrichment import enrich_step
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PARAGRAPHS = [
@@ -112,7 +112,7 @@ def test_reprocess_moves_matching_items_back_and_they_are_republished(
     # What the extract and enrich workers do with those messages.
     s, now = Settings(), datetime.now(UTC)
     for (item_id,) in sent:
-        assert pipeline.extract_step(db, int(item_id), s, now).ids == [item_id]
+        assert extract_step(db, int(item_id), s, now).ids == [item_id]
         assert enrich_step(db, int(item_id), s, now).outcome in {"published", "duplicate"}
     after = {r[0]: (r[1], r[2], r[3]) for r in db.execute("SELECT id, item_id, cursor, text FROM articles")}
     republished = db.execute("SELECT id, state FROM items WHERE id = ANY(%s)", (list(moved),)).fetchall()

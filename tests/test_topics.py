@@ -11,7 +11,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.topics import Topic, evaluate, fold, match_topic, parse_topics, tag_article, term_key
+from shared.topic_rules import Topic, fold, parse_topics, term_key
+from workers.stages.topics import evaluate, match_topic, tag_article
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TEXT = (ROOT / "seeds" / "000_1f54b0fcd0170c75.expected.txt").read_text(encoding="utf-8")

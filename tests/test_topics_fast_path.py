@@ -13,7 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.topics import Topic, match_topic, parse_topics, tag_article
+from shared.topic_rules import Topic, parse_topics
+from workers.stages.topics import match_topic, tag_article
 
 SEED = parse_topics(yaml.safe_load((Path(__file__).parents[1] / "seeds" / "topics.yaml").read_text(encoding="utf-8")))
 

@@ -22,12 +22,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.backoff import exponential
 from shared.db import deliveries, subscriptions
 from shared.db.published import get_published
 from shared.settings import Settings
 from tests.support.articles import article_html, load_seed_topics, publish_page
 from tests.support.http_server import RequestHandler, serve
-from workers import deliver
+from workers.stages import webhook
+from workers.steps import deliver
 
 HOOK_PATH = "/hooks/T0123/credential-in-path"  # like Slack's incoming-webhook URLs: must not be logged
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "subscriptions.md"
@@ -112,13 +114,13 @@ class Clock:
 
 
 def send(db: psycopg.Connection, sub_id: int, s: Settings, clock: Clock) -> deliver.SendReport:
-    def post(url: str, body: bytes, headers: Mapping[str, str]) -> deliver.PostResult:
-        return deliver.post_webhook(url, body, headers, deliver.webhook_policy(s))
+    def post(url: str, body: bytes, headers: Mapping[str, str]) -> webhook.PostResult:
+        return webhook.post_webhook(url, body, headers, deliver.webhook_policy(s))
 
     return deliver.send_pending(db, sub_id, post, s, clock)
 
 
-def webhook(db: psycopg.Connection, url: str, topics: list[str] | None = None, langs: list[str] | None = None
+def add_webhook(db: psycopg.Connection, url: str, topics: list[str] | None = None, langs: list[str] | None = None
             ) -> subscriptions.Created:  # fmt: skip
     return subscriptions.create_subscription(db, "ed@example.org", topics or ["ukraine-war"], langs or [], url)
 
@@ -128,7 +130,7 @@ def test_a_delivery_is_the_article_signed_with_the_secret(db_url: str, db: psyco
     publish_ukraine(db, 100)  # before the subscription: not owed, a webhook starts at "now"
     receiver, clock, s = Receiver(), Clock(), settings(db_url)
     with receiving(receiver) as url:
-        created = webhook(db, url)
+        created = add_webhook(db, url)
         article_id = publish_ukraine(db, 1)
         sub_id = created.subscription.id
         assert deliver.plan_deliveries(db, clock(), s) == [sub_id]
@@ -146,8 +148,8 @@ def test_a_delivery_is_the_article_signed_with_the_secret(db_url: str, db: psyco
     assert got.headers["x-newsmill-delivery"] == str(delivery[0])
     assert delivery[1:] == ("delivered", 1, 200)
     # A wrong secret or a changed body does not verify.
-    assert not hmac.compare_digest(deliver.sign(got.body + b" ", created.secret), expected)
-    assert not hmac.compare_digest(deliver.sign(got.body, created.secret + "x"), expected)
+    assert not hmac.compare_digest(webhook.sign(got.body + b" ", created.secret), expected)
+    assert not hmac.compare_digest(webhook.sign(got.body, created.secret + "x"), expected)
 
 
 def test_the_documented_verification_snippet_accepts_our_signature_only() -> None:
@@ -157,9 +159,9 @@ def test_the_documented_verification_snippet_accepts_our_signature_only() -> Non
     exec(code.group(1), namespace)  # the documentation's own code, not a copy of it
     verify = namespace["verify_signature"]
     body = b'{"id":1,"title":"Kyiv"}'
-    assert verify("s3cret", body, deliver.sign(body, "s3cret")) is True  # type: ignore[operator]
-    assert verify("s3cret", body + b"x", deliver.sign(body, "s3cret")) is False  # type: ignore[operator]
-    assert verify("other", body, deliver.sign(body, "s3cret")) is False  # type: ignore[operator]
+    assert verify("s3cret", body, webhook.sign(body, "s3cret")) is True  # type: ignore[operator]
+    assert verify("s3cret", body + b"x", webhook.sign(body, "s3cret")) is False  # type: ignore[operator]
+    assert verify("other", body, webhook.sign(body, "s3cret")) is False  # type: ignore[operator]
 
 
 def test_only_matching_articles_are_owed_once_per_story(
@@ -168,9 +170,9 @@ def test_only_matching_articles_are_owed_once_per_story(
     monkeypatch.setattr(deliver, "MATCH_SUBSCRIPTIONS", 2)  # three webhooks: two transactions per tick
     load_seed_topics(db)
     s, clock = settings(db_url), Clock()
-    wanted = webhook(db, "http://127.0.0.1:9/a").subscription
-    french_only = webhook(db, "http://127.0.0.1:9/b", langs=["fr"]).subscription
-    sport = webhook(db, "http://127.0.0.1:9/c", topics=["sport"]).subscription
+    wanted = add_webhook(db, "http://127.0.0.1:9/a").subscription
+    french_only = add_webhook(db, "http://127.0.0.1:9/b", langs=["fr"]).subscription
+    sport = add_webhook(db, "http://127.0.0.1:9/c", topics=["sport"]).subscription
     original = publish_ukraine(db, 1)
     copy = publish_ukraine(db, 1, host="syndicated.example")  # the same story on another site
     other = publish_ukraine(db, 2)
@@ -192,7 +194,7 @@ def test_a_failing_receiver_is_retried_with_growing_delays_then_paused(db_url: s
     load_seed_topics(db)
     receiver, clock, s = Receiver(default=500), Clock(), settings(db_url, webhook_max_failures=3)
     with receiving(receiver) as url:
-        sub_id = webhook(db, url).subscription.id
+        sub_id = add_webhook(db, url).subscription.id
         publish_ukraine(db, 1)
         sent_at = []
         for early, due in ((0, 0), (29, 30), (89, 90)):
@@ -219,7 +221,7 @@ def test_a_receiver_that_recovers_gets_the_backlog_in_order(db_url: str, db: psy
     load_seed_topics(db)
     receiver, clock, s = Receiver(script=[500, 503]), Clock(), settings(db_url, webhook_max_failures=2)
     with receiving(receiver) as url:
-        sub_id = webhook(db, url).subscription.id
+        sub_id = add_webhook(db, url).subscription.id
         first = [publish_ukraine(db, n) for n in (1, 2)]
         deliver.plan_deliveries(db, clock.at(0), s)
         send(db, sub_id, s, clock)
@@ -250,7 +252,7 @@ def test_a_duplicated_send_task_posts_once(db_url: str, db: psycopg.Connection) 
     receiver, clock, s = Receiver(delay=0.5), Clock(), settings(db_url)
     reports: list[deliver.SendReport] = []
     with receiving(receiver) as url:
-        sub_id = webhook(db, url).subscription.id
+        sub_id = add_webhook(db, url).subscription.id
         publish_ukraine(db, 1)
         deliver.plan_deliveries(db, clock(), s)
 
@@ -274,11 +276,11 @@ def test_private_addresses_are_refused_and_slow_receivers_time_out(db_url: str, 
     body = b"{}"
     with receiving(receiver) as url:
         guarded = deliver.webhook_policy(settings(db_url, allow_private_hosts=False))
-        refused = deliver.post_webhook(url, body, {}, guarded)
+        refused = webhook.post_webhook(url, body, {}, guarded)
         assert (refused.outcome, refused.response_code) == ("blocked_address", None)
         assert receiver.received == []
         impatient = deliver.webhook_policy(settings(db_url, webhook_timeout=1.0))
-        slow = deliver.post_webhook(url, body, {}, impatient)
+        slow = webhook.post_webhook(url, body, {}, impatient)
     assert slow.outcome == "timeout"
     assert 900 <= slow.duration_ms < 2_500
 
@@ -286,7 +288,7 @@ def test_private_addresses_are_refused_and_slow_receivers_time_out(db_url: str, 
 def test_revoking_cancels_what_was_owed(db_url: str, db: psycopg.Connection) -> None:
     load_seed_topics(db)
     clock, s = Clock(), settings(db_url)
-    sub_id = webhook(db, "http://127.0.0.1:9/x").subscription.id
+    sub_id = add_webhook(db, "http://127.0.0.1:9/x").subscription.id
     publish_ukraine(db, 1)
     deliver.plan_deliveries(db, clock(), s)
     with db.transaction():
@@ -308,7 +310,7 @@ def test_a_revocation_during_a_post_stops_the_rest(db_url: str, db: psycopg.Conn
 
     receiver = Receiver(on_post=revoke_now)
     with receiving(receiver) as url:
-        sub_id = webhook(db, url).subscription.id
+        sub_id = add_webhook(db, url).subscription.id
         first, _ = publish_ukraine(db, 1), publish_ukraine(db, 2)
         deliver.plan_deliveries(db, clock(), s)
         assert send(db, sub_id, s, clock) == deliver.SendReport(claimed=True, delivered=1)
@@ -319,6 +321,6 @@ def test_a_revocation_during_a_post_stops_the_rest(db_url: str, db: psycopg.Conn
 
 @given(st.integers(min_value=1, max_value=200), st.floats(0.1, 100), st.floats(1, 10_000))
 def test_retry_delay_grows_and_stays_clamped(failures: int, base: float, maximum: float) -> None:
-    delay = deliver.retry_delay(failures, base, maximum)
+    delay = exponential(failures, base, maximum)
     assert min(base, maximum) <= delay <= maximum
-    assert deliver.retry_delay(failures + 1, base, maximum) >= delay
+    assert exponential(failures + 1, base, maximum) >= delay

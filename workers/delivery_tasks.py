@@ -1,4 +1,4 @@
-"""Celery tasks of webhook delivery, on their own `deliver` queue: thin adapters over workers.deliver.
+"""Celery tasks of webhook delivery, on their own `deliver` queue: thin adapters over workers.steps.deliver.
 
 Beat ticks ``deliver_plan``; it never touches ingestion, so a slow or dead receiver cannot slow it down.
 """
@@ -12,15 +12,17 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from shared.metrics import STAGE_STARTED
 from shared.settings import get_settings
-from workers import deliver, resources
+from workers import resources
 from workers.app import app
+from workers.stages import webhook
+from workers.steps import deliver
 from workers.tasks import RETRY, now
 
 log = logging.getLogger(__name__)
 
 
-def _post(url: str, body: bytes, headers: Mapping[str, str]) -> deliver.PostResult:
-    return deliver.post_webhook(url, body, headers, deliver.webhook_policy(get_settings()))
+def _post(url: str, body: bytes, headers: Mapping[str, str]) -> webhook.PostResult:
+    return webhook.post_webhook(url, body, headers, deliver.webhook_policy(get_settings()))
 
 
 @app.task(name="newsmill.deliver_plan", **RETRY)

@@ -14,7 +14,7 @@ from shared.http_client import FetchPolicy, FetchResult, fetch
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
 from shared.settings import get_settings
-from workers.fetch import fetch_article
+from workers.stages.fetch import fetch_article
 
 _lock = threading.Lock()
 _pool: ConnectionPool | None = None

@@ -19,8 +19,13 @@ from shared.db.items import ItemState
 from shared.errors import Outcome
 from shared.metrics import FEED_POLLS, STAGE_ITEMS, stage_run
 from shared.settings import get_settings
-from workers import enrichment, pipeline, resources
+from workers import resources
 from workers.app import ROUTES, app
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
+from workers.steps.fetch import fetch_step
+from workers.steps.handoff import Next
+from workers.steps.poll import poll_step
 
 log = logging.getLogger(__name__)
 # Infrastructure hiccups (database or broker briefly away) are retried by Celery with backoff; everything
@@ -33,11 +38,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def record(stage: str, step: pipeline.Next) -> None:
+def record(stage: str, step: Next) -> None:
     STAGE_ITEMS.labels(stage, step.outcome).inc()
 
 
-def send(task: Task, step: pipeline.Next) -> None:
+def send(task: Task, step: Next) -> None:
     """Enqueue ids after their transaction committed. A failed send loses nothing: the sweeper re-sends
     whatever has not moved by its sweep time."""
     try:
@@ -71,7 +76,7 @@ def sweep_stale_items() -> int:
     with resources.connection() as conn:
         stale = sweep(conn, now(), get_settings(), queue_depths=depths)
     for state, ids in stale.items():
-        send(by_state[state], pipeline.Next(ids))
+        send(by_state[state], Next(ids))
         log.info("re-sent stale items", extra={"state": state.value, "count": len(ids)})
     return sum(len(ids) for ids in stale.values())
 
@@ -104,7 +109,7 @@ def poll_feed(feed_id: int) -> None:
 
 def poll(feed_id: int) -> None:
     with stage_run("poll"), resources.connection() as conn:
-        step = pipeline.poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
+        step = poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
     FEED_POLLS.labels(step.outcome).inc()
     log.info("polled feed", extra={"feed_id": feed_id, "new_items": len(step.ids), "outcome": step.outcome})
     send(fetch_item, step)
@@ -113,7 +118,7 @@ def poll(feed_id: int) -> None:
 @app.task(name="newsmill.fetch_item", **RETRY)
 def fetch_item(item_id: int) -> None:
     with stage_run("fetch"), resources.connection() as conn:
-        step = pipeline.fetch_step(conn, item_id, resources.article_fetcher, get_settings(), now())
+        step = fetch_step(conn, item_id, resources.article_fetcher, get_settings(), now())
     record("fetch", step)
     send(fetch_item if step.again else extract_item, step)
 
@@ -123,11 +128,11 @@ def fetch_item(item_id: int) -> None:
 def extract_item(item_id: int) -> None:
     with stage_run("extract"), resources.connection() as conn:
         try:
-            step = pipeline.extract_step(conn, item_id, get_settings(), now())
+            step = extract_step(conn, item_id, get_settings(), now())
         except SoftTimeLimitExceeded:
             limit = get_settings().extract_soft_time_limit
             items.fail(conn, item_id, Outcome.EXTRACT_TIMEOUT.value, f"extraction took over {limit} s")
-            step = pipeline.Next(outcome=Outcome.EXTRACT_TIMEOUT.value)
+            step = Next(outcome=Outcome.EXTRACT_TIMEOUT.value)
     record("extract", step)
     if step.ids and enriches_here():
         for extracted in step.ids:
@@ -151,12 +156,12 @@ def enrich_inline(item_id: int) -> None:
         enrich(item_id)
     except INFRA_ERRORS:
         log.warning("inline enrichment failed; sending to the enrich queue", extra={"item_id": item_id})
-        send(enrich_item, pipeline.Next([item_id]))
+        send(enrich_item, Next([item_id]))
 
 
 def enrich(item_id: int) -> None:
     with stage_run("enrich"), resources.connection() as conn:
-        step = enrichment.enrich_step(conn, item_id, get_settings(), now())
+        step = enrich_step(conn, item_id, get_settings(), now())
     record("enrich", step)
 
 

@@ -1,5 +1,5 @@
 """SQL for the ``dedup_bands`` table: the LSH index of original articles, and the lookups the duplicate
-decision makes over it (workers/duplicates.py decides; nothing here scores text).
+decision makes over it (workers/steps/duplicates.py decides; nothing here scores text).
 
 Only originals are indexed. Every duplicate is by definition within the threshold of its original, so a new
 copy of a story finds the original itself; indexing copies too would multiply the rows (wire stories run on

@@ -15,10 +15,10 @@ import yaml
 from shared.db import feeds, items, pages, topics
 from shared.db.items import ItemState
 from shared.settings import Settings
+from shared.topic_rules import parse_topics
 from shared.urls import canonical_url
-from workers import pipeline
-from workers.enrichment import enrich_step
-from workers.topics import parse_topics
+from workers.steps.enrich import enrich_step
+from workers.steps.extract import extract_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def publish_page(
     with conn.transaction():
         pages.save_page(conn, item_id, final_url=url, status=200, content_type="text/html; charset=utf-8", body=body)
         items.advance(conn, item_id, ItemState.DISCOVERED, ItemState.FETCHED, now)
-    pipeline.extract_step(conn, item_id, s, now)
+    extract_step(conn, item_id, s, now)
     enrich_step(conn, item_id, s, now)
     item = items.get_item(conn, item_id)
     assert item is not None

@@ -1,6 +1,6 @@
 """The duplicate decision: the same normalised text, else an indexed original confirmed by shingle similarity.
 
-The SQL is shared/db/dedup_index.py's; the text measures are workers/dedup.py's; this module puts them in
+The SQL is shared/db/dedup_index.py's; the text measures are workers/stages/dedup.py's; this module puts them in
 order and resolves a match to the original it copies.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 
 from shared.db import dedup_index
-from workers.dedup import DuplicateMatch, Fingerprint, score, shingle_text
+from workers.stages.dedup import DuplicateMatch, Fingerprint, score, shingle_text
 
 
 def find_duplicate(

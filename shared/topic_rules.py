@@ -1,11 +1,13 @@
-"""Topic tagging: editor-owned rules (terms, exclusions, language filter) scored against an article."""
+"""Topics as editors write them: terms, exclusions, language filter and weights, validated and compiled once.
+
+Shared vocabulary: the API and the CLI validate editors' YAML with it, the topics stage scores articles with it.
+"""
 
 from __future__ import annotations
 
-import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,7 @@ _HYPHENS = dict.fromkeys(map(ord, "‐‑‒–—−"), "-")
 _WORD_SEP = r"[\s\-']+"  # between the words of a phrase: spaces, hyphens, elisions
 _TERM_CHARS = re.compile(r"^[\w\s\-'&.+*]+$")  # letters, digits, phrase and elision marks, "s&p", "c++", "u.s."
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
-_WORD = re.compile(r"\w+")
+WORD = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
@@ -53,7 +55,7 @@ def compile_term(term: str) -> re.Pattern[str]:
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class CompiledRules:
     """A topic's terms by key (term_key): "invasión" listed for Spanish and "invasion" for English are one."""
 
     patterns: dict[str, re.Pattern[str]]
@@ -87,12 +89,12 @@ class Topic(BaseModel):
     body_weight: float = Field(default=1.0, ge=0)
     body_hit_cap: int = Field(default=2, ge=1)
 
-    _compiled: _Compiled = PrivateAttr()
+    _compiled: CompiledRules = PrivateAttr()
 
     @field_validator("languages")
     @classmethod
     def _primary_subtags(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else sorted({_primary(lang) for lang in value})
+        return None if value is None else sorted({primary_language(lang) for lang in value})
 
     @model_validator(mode="after")
     def _compile(self) -> Topic:
@@ -101,15 +103,15 @@ class Topic(BaseModel):
         groups = [_alternatives(g) for g in self.all_]
         if not all(groups):
             raise ValueError(f"topic {self.slug!r}: an 'all' entry is an empty list")
-        c = _Compiled({}, {}, {}, _keys(self.any_), tuple(_keys(g) for g in groups), _keys(self.exclude))
+        c = CompiledRules({}, {}, {}, _keys(self.any_), tuple(_keys(g) for g in groups), _keys(self.exclude))
         for term in [*self.any_, *self.exclude, *(t for g in groups for t in g)]:
             key = term_key(term)
             if key not in c.patterns:  # the first spelling is the one editors see
                 c.patterns[key], c.spelling[key] = compile_term(term), term
                 c.needles[key] = key.split()[0].removesuffix("*")
-                if _WORD.fullmatch(key.split()[0]):
+                if WORD.fullmatch(key.split()[0]):
                     c.whole_word.add(key)
-                elif _WORD.fullmatch(c.needles[key]) and key.split()[0].endswith("*"):
+                elif WORD.fullmatch(c.needles[key]) and key.split()[0].endswith("*"):
                     c.prefix_word.add(key)
         self._compiled = c
         return self
@@ -118,6 +120,11 @@ class Topic(BaseModel):
     def from_stored(cls, slug: str, name: str, description: str | None, rules: dict[str, Any]) -> Topic:
         """A topic as stored in the ``topics`` table (the inverse of :meth:`rules`)."""
         return cls.model_validate({**rules, "slug": slug, "name": name, "description": description})
+
+    @property
+    def compiled(self) -> CompiledRules:
+        """The rules compiled for matching, built once by the validator."""
+        return self._compiled
 
     def rules(self) -> dict[str, Any]:
         """The rule fields as stored in ``topics.rules`` (everything but slug, name, description)."""
@@ -142,52 +149,7 @@ def parse_topics(document: Any) -> list[Topic]:
     return list(topics.values())
 
 
-@dataclass(frozen=True)
-class TermHit:
-    """One rule term found in an article: where, how often, and the points it earned."""
-
-    term: str
-    title_hits: int
-    body_hits: int
-    points: float
-
-    @property
-    def where(self) -> str:
-        return "+".join(p for p, n in (("title", self.title_hits), ("body", self.body_hits)) if n)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"term": self.term, "title": self.title_hits, "body": self.body_hits, "points": self.points}
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The full verdict of one topic on one article, kept even when it does not tag (for `topics test`)."""
-
-    slug: str
-    score: float
-    min_score: float
-    hits: tuple[TermHit, ...]
-    excluded_by: tuple[TermHit, ...]
-    rejected: str | None  # None: tagged; else why not
-
-    @property
-    def tagged(self) -> bool:
-        return self.rejected is None
-
-
-@dataclass(frozen=True)
-class TopicMatch:
-    """A tag: the topic, its score and the evidence an editor sees."""
-
-    slug: str
-    score: float
-    terms: tuple[TermHit, ...]
-
-    def matched_terms_json(self) -> list[dict[str, Any]]:
-        return [hit.to_json() for hit in self.terms]
-
-
-def _primary(language: str) -> str:
+def primary_language(language: str) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0]
 
 
@@ -197,92 +159,3 @@ def _alternatives(entry: str | list[str]) -> list[str]:
 
 def _keys(terms: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(term_key(t) for t in terms))
-
-
-@dataclass(frozen=True)
-class Words:
-    """The distinct words of a folded title and text, computed once per article for every topic."""
-
-    distinct: frozenset[str]
-    ordered: list[str]  # the same, sorted: the words starting with a prefix are found by bisection
-
-    @classmethod
-    def of(cls, folded_title: str, folded_body: str) -> Words:
-        distinct = frozenset(_WORD.findall(folded_title)) | frozenset(_WORD.findall(folded_body))
-        return cls(distinct, sorted(distinct))
-
-    def has_prefix(self, prefix: str) -> bool:
-        i = bisect.bisect_left(self.ordered, prefix)
-        return i < len(self.ordered) and self.ordered[i].startswith(prefix)
-
-
-def _evaluate_folded(
-    topic: Topic, title: str, body: str, language: str | None, words: Words | None = None
-) -> Evaluation:
-    c = topic._compiled  # built once by the model's validator
-
-    def absent(key: str) -> bool:
-        # Most terms are absent from most articles; a word lookup (or else `in`) is far cheaper than a regex
-        # scan. Each test only rules out: a term that passes is still matched by its pattern below.
-        if words is not None:
-            if key in c.whole_word:
-                return c.needles[key] not in words.distinct
-            if key in c.prefix_word:
-                return not words.has_prefix(c.needles[key])
-        return c.needles[key] not in title and c.needles[key] not in body
-
-    def hits(keys: Iterable[str]) -> dict[str, TermHit]:
-        found = {}
-        for key in keys:
-            if absent(key):
-                continue
-            in_title, in_body = len(c.patterns[key].findall(title)), len(c.patterns[key].findall(body))
-            if in_title or in_body:
-                # A headline hit counts once; body repetition is capped so a long article cannot score by
-                # repeating one word: past the cap only more distinct terms (or a title hit) add points.
-                points = topic.title_weight * (in_title > 0) + topic.body_weight * min(in_body, topic.body_hit_cap)
-                found[key] = TermHit(c.spelling[key], in_title, in_body, points)
-        return found
-
-    excluded = hits(c.exclude)
-    any_hits = hits(c.any_)
-    all_hits = hits(k for group in c.all_ for k in group)
-    found = {**any_hits, **all_hits}  # one key counts once, however often it is listed
-    score = round(sum(h.points for h in found.values()), 3)
-    missing = [g for g in c.all_ if not any(k in all_hits for k in g)]
-    rejected = None
-    if topic.languages is not None and (language is None or _primary(language) not in topic.languages):
-        rejected = f"language {language or 'unknown'} not in {', '.join(topic.languages)}"
-    elif excluded:
-        rejected = "excluded by " + ", ".join(h.term for h in excluded.values())
-    elif missing:
-        rejected = "missing one of: " + "; ".join(" | ".join(c.spelling[k] for k in g) for g in missing)
-    elif c.any_ and not any_hits:
-        rejected = "none of the 'any' terms"
-    elif score < topic.min_score:
-        rejected = f"score {score:g} below {topic.min_score:g}"
-    ordered = tuple(sorted(found.values(), key=lambda h: (-h.points, h.term)))
-    return Evaluation(topic.slug, score, topic.min_score, ordered, tuple(excluded.values()), rejected)
-
-
-def evaluate(topic: Topic, title: str | None, text: str, language: str | None) -> Evaluation:
-    """Every term of ``topic`` checked against an article, with the reason when it is not tagged."""
-    return _evaluate_folded(topic, fold(title or ""), fold(text), language)
-
-
-def match_topic(topic: Topic, title: str | None, text: str, language: str | None) -> TopicMatch | None:
-    """The tag ``topic`` gives this article, or None."""
-    ev = evaluate(topic, title, text, language)
-    return TopicMatch(ev.slug, ev.score, ev.hits) if ev.tagged else None
-
-
-def tag_article(topics: Sequence[Topic], title: str | None, text: str, language: str | None) -> list[TopicMatch]:
-    """All tags of an article, best score first (the text is folded once for every topic)."""
-    folded_title, folded_text = fold(title or ""), fold(text)
-    words = Words.of(folded_title, folded_text)
-    tags = []
-    for topic in topics:
-        ev = _evaluate_folded(topic, folded_title, folded_text, language, words)
-        if ev.tagged:
-            tags.append(TopicMatch(ev.slug, ev.score, ev.hits))
-    return sorted(tags, key=lambda m: (-m.score, m.slug))

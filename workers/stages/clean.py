@@ -1,6 +1,6 @@
 """Cleaning stage: drop the boilerplate lines trafilatura keeps around an article's text.
 
-The rules are data (``workers/rules/boilerplate.yaml``). Every language's rules are applied to every text:
+The rules are data (``workers/stages/rules/boilerplate.yaml``). Every language's rules are applied to every text:
 the page's language is not known yet (language detection runs on the *cleaned* text), sites mix languages
 (the seed is a French article whose trailer is the English "Related News :"), and since a rule only ever
 matches a whole short line, a German prompt cannot match a French sentence. Lines are removed from the two
@@ -59,7 +59,7 @@ def _alternation(patterns: list[str]) -> re.Pattern[str]:
 
 @cache
 def _raw_rules() -> dict[str, Any]:
-    text = resources.files("workers").joinpath("rules", RULES_FILE).read_text(encoding="utf-8")
+    text = resources.files("workers.stages").joinpath("rules", RULES_FILE).read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 

@@ -14,7 +14,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
-from workers.clean import clean_text
+from workers.stages.clean import clean_text
 
 # Measured on the 200 pages of the trafilatura evaluation set (bench/extraction.py), comments excluded:
 # favor_precision lost more recall than it gained precision (F1 0.904 vs 0.919), and leaving tables out

@@ -1,76 +1,40 @@
-"""The webhook delivery stage: owe new articles to webhooks, sign them, POST them in order, back off, pause.
+"""The webhook delivery step: owe new articles to webhooks, sign them, POST them in order, back off, pause.
 
 Sending is serial per subscription (a lease on its row): a receiver gets its articles one at a time, in
 publication order, and "consecutive failures" means a receiver failing for a while, not one burst of news
-arriving while it restarts. Backoff is data on the row, computed by ``retry_delay``.
+arriving while it restarts. Backoff is data on the row, computed by ``shared.backoff.exponential``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 import psycopg
 
-from shared import http_client
+from shared.backoff import exponential
 from shared.db import deliveries, subscriptions
 from shared.db.deliveries import DeliveryStatus
 from shared.db.published import PublishedArticle, get_published
-from shared.errors import Outcome, StageError
+from shared.errors import Outcome
 from shared.http_client import FetchPolicy
 from shared.settings import Settings
+from workers.stages.webhook import Poster, PostResult, delivery_headers
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Newsmill-Signature-256"
-DELIVERY_HEADER = "X-Newsmill-Delivery"
-EVENT_HEADER = "X-Newsmill-Event"
-EVENT = "article.published"
 MATCH_BATCH = 1_000  # articles a webhook's cursor moves past per planner tick
 MATCH_SUBSCRIPTIONS = 100  # webhooks matched (and row-locked) per transaction
-
-
-@dataclass(frozen=True)
-class PostResult:
-    outcome: Outcome
-    response_code: int | None
-    error: str | None
-    duration_ms: int
-
-
-Poster = Callable[[str, bytes, Mapping[str, str]], PostResult]
 
 
 def payload(article: PublishedArticle) -> bytes:
     """The article as JSON, with the field names of newsmill.articles_published (docs/downstream.md)."""
     return json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The signature header's value: HMAC-SHA256 of the raw body, hex, prefixed like GitHub's."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def delivery_headers(body: bytes, secret: str, delivery_id: int) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json; charset=utf-8",
-        SIGNATURE_HEADER: sign(body, secret),
-        DELIVERY_HEADER: str(delivery_id),
-        EVENT_HEADER: EVENT,
-    }
-
-
-def retry_delay(failures: int, base: float, maximum: float) -> float:
-    """Seconds to wait after ``failures`` failed attempts in a row: base, 2*base, 4*base, ..., at most maximum."""
-    return min(maximum, base * 2.0 ** min(max(failures, 1) - 1, 40))
 
 
 def webhook_policy(s: Settings) -> FetchPolicy:
@@ -80,39 +44,6 @@ def webhook_policy(s: Settings) -> FetchPolicy:
     return dataclasses.replace(
         policy, total_timeout=s.webhook_timeout, connect_timeout=min(policy.connect_timeout, s.webhook_timeout)
     )
-
-
-def post_webhook(url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy) -> PostResult:
-    """POST ``body`` through the guarded transport (private addresses refused unless allowed); redirects
-    are not followed and the receiver's body is never read. Every failure becomes a named outcome."""
-    started = time.monotonic()
-    try:
-        code = http_client.post(url, body, headers, policy)
-    except httpx.TimeoutException as exc:
-        return _result(Outcome.TIMEOUT, None, f"no answer in time: {type(exc).__name__}", started)
-    except httpx.TransportError as exc:
-        return _result(Outcome.NETWORK_ERROR, None, f"{type(exc).__name__}: {exc}", started)
-    except StageError as exc:  # the address guard's refusal
-        return _result(exc.outcome, None, exc.reason, started)
-    except httpx.InvalidURL as exc:
-        return _result(Outcome.HTTP_ERROR, None, f"invalid URL: {exc}", started)
-    outcome = classify_status(code)
-    return _result(outcome, code, None if outcome == Outcome.OK else f"HTTP {code}", started)
-
-
-def classify_status(code: int) -> Outcome:
-    """A receiver's answer as an outcome: only 2xx delivers; a redirect is not followed, so it fails too."""
-    if 200 <= code <= 299:
-        return Outcome.OK
-    if code == 429:
-        return Outcome.RATE_LIMITED
-    if code == 408 or code >= 500:
-        return Outcome.SERVER_ERROR
-    return Outcome.HTTP_ERROR
-
-
-def _result(outcome: Outcome, code: int | None, error: str | None, started: float) -> PostResult:
-    return PostResult(outcome, code, error, int((time.monotonic() - started) * 1000))
 
 
 def sender_lease(s: Settings) -> timedelta:
@@ -187,7 +118,7 @@ def _record(conn: psycopg.Connection, sub: subscriptions.Subscription, delivery:
     nothing written) when the delivery was no longer owed."""
     ok = result.outcome == Outcome.OK
     retry_at = at + timedelta(
-        seconds=retry_delay(sub.consecutive_failures + 1, s.webhook_retry_base_delay, s.webhook_retry_max_delay)
+        seconds=exponential(sub.consecutive_failures + 1, s.webhook_retry_base_delay, s.webhook_retry_max_delay)
     )
     with conn.transaction():
         number = deliveries.record_attempt(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from shared.errors import Outcome, StageError
 from shared.http_client import FetchResult, check_content_type
-from workers.feeds import ParsedFeed, parse_feed
+from workers.stages.feeds import ParsedFeed, parse_feed
 
 Fetcher = Callable[[str, Mapping[str, str]], FetchResult]
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"

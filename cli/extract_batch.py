@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.errors import StageError
 from shared.settings import get_settings
-from workers.extract import extract_page, extract_raw
+from workers.stages.extract import extract_page, extract_raw
 
 # Futures in flight per worker process: enough to keep every process busy, few enough that a long input
 # is streamed instead of being read whole into memory.

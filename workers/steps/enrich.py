@@ -1,7 +1,7 @@
 """The enrich step: language, duplicates and topics for one extracted article, then publication.
 
-The three stages are plain modules (workers.language, workers.dedup, workers.topics); this step only loads
-the article, runs them, and writes their results and the publication cursor in one transaction, so a reader
+The three stages are plain modules (workers/stages: language, dedup, topics); this step only loads the
+article, runs them, and writes their results and the publication cursor in one transaction, so a reader
 never sees an article whose enrichment is half done.
 """
 
@@ -18,11 +18,12 @@ from shared.db.items import ItemState
 from shared.errors import Outcome
 from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
-from workers.dedup import fingerprint_text
-from workers.duplicates import find_duplicate
-from workers.language import detect_language
-from workers.pipeline import Next, give_up
-from workers.topics import Topic, tag_article
+from shared.topic_rules import Topic
+from workers.stages.dedup import fingerprint_text
+from workers.stages.language import detect_language
+from workers.stages.topics import tag_article
+from workers.steps.duplicates import find_duplicate
+from workers.steps.handoff import Next, give_up
 
 # Serialises the duplicate decision: two copies of one story enriched at the same moment would otherwise
 # each miss the other (neither committed yet) and both become originals. Publication already serialises

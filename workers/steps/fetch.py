@@ -1,0 +1,39 @@
+"""The fetch step: fetch an item's page and keep its raw body; the item moves to ``fetched``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import psycopg
+
+from shared.db import items, pages
+from shared.db.items import ItemState
+from shared.errors import Outcome, PermanentError, TransientError
+from shared.http_client import FetchResult
+from shared.settings import Settings
+from workers.steps.handoff import Next, defer_transient, give_up
+
+ArticleFetcher = Callable[[str], FetchResult]
+
+
+def fetch_step(conn: psycopg.Connection, item_id: int, fetcher: ArticleFetcher, s: Settings, now: datetime) -> Next:
+    """Fetch an item's page and keep the raw body; the item moves to ``fetched``."""
+    item = items.claim(conn, item_id, ItemState.DISCOVERED, now + timedelta(seconds=s.stuck_after))
+    if item is None:
+        return Next(outcome="skipped")
+    if give_up(conn, item, s, Outcome.NETWORK_ERROR):
+        return Next(outcome=Outcome.NETWORK_ERROR.value)
+    try:
+        result = fetcher(item.url)
+    except TransientError as exc:
+        return defer_transient(conn, item, exc, s, now)
+    except PermanentError as exc:
+        items.fail(conn, item.id, exc.outcome.value, exc.reason)
+        return Next(outcome=exc.outcome.value)
+    with conn.transaction():
+        pages.save_page(conn, item.id, final_url=result.url, status=result.status,
+                        content_type=result.headers.get("content-type"), body=result.body)  # fmt: skip
+        moved = items.advance(conn, item.id, ItemState.DISCOVERED, ItemState.FETCHED,
+                              now + timedelta(seconds=s.stuck_after))  # fmt: skip
+    return Next([item.id]) if moved else Next(outcome="skipped")

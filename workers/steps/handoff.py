@@ -1,0 +1,66 @@
+"""What a step hands on: the ids for the next stage, and the shared rules for retrying and giving up.
+
+Each step returns what should be enqueued once its transaction has committed, so tasks stay thin adapters
+and tests can run the whole pipeline by calling the step functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from shared.backoff import exponential
+from shared.db import items
+from shared.errors import Outcome, TransientError
+from shared.settings import Settings
+
+# Retries sooner than this are re-sent with a countdown; later ones are left to the sweeper, because a
+# broker holding a long-delayed message is one more thing to lose.
+MAX_COUNTDOWN = 120.0
+MAX_RETRY_DELAY = 3600.0
+
+
+@dataclass(frozen=True)
+class Next:
+    """Item ids to hand to the next stage, or back to this one after ``countdown`` seconds."""
+
+    ids: list[int] = field(default_factory=list)
+    countdown: float | None = None
+    again: bool = False  # True: re-send to the same stage
+    outcome: str = "ok"  # what happened, for metrics ("skipped": another delivery had done it)
+
+
+def retry_delay(attempts: int, retry_after: float | None, base: float) -> float:
+    """Backoff for a transient item failure: the server's hint, else ``base`` doubling, capped at an hour."""
+    return min(max(retry_after or 0.0, exponential(attempts, base, MAX_RETRY_DELAY)), MAX_RETRY_DELAY)
+
+
+def give_up(conn: psycopg.Connection, item: items.Item, s: Settings, outcome: Outcome) -> bool:
+    """An item claimed more often than allowed was killed mid-task each time (time or memory limit,
+    a crash): end it instead of letting it take workers down forever."""
+    if item.attempts <= s.max_attempts:
+        return False
+    last = f" (last: {item.outcome}: {item.last_error})" if item.last_error else ""
+    items.fail(conn, item.id, outcome.value, f"gave up after {item.attempts - 1} attempts{last}")
+    return True
+
+
+def defer_transient(
+    conn: psycopg.Connection, item: items.Item, exc: TransientError, s: Settings, now: datetime
+) -> Next:
+    busy = exc.outcome is Outcome.HOST_BUSY  # our own limiter: not the page's fault, costs no attempt
+    if not busy and item.attempts >= s.max_attempts:
+        items.fail(conn, item.id, exc.outcome.value, f"{exc.reason} (after {item.attempts} attempts)")
+        return Next(outcome=exc.outcome.value)
+    if busy:
+        delay = max(exc.retry_after or 1.0, 0.5)
+    else:
+        delay = retry_delay(item.attempts, exc.retry_after, s.retry_base_delay)
+    resend = busy or delay <= MAX_COUNTDOWN
+    # A re-sent item is the countdown message's: the sweeper must not deliver it at the same moment (two
+    # claims would count two attempts), so it only steps in if that message is lost.
+    sweep_at = now + timedelta(seconds=delay + (s.stuck_after if resend else 0))
+    items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at, refund=busy)
+    return Next([item.id] if resend else [], delay, again=True, outcome=exc.outcome.value)
