@@ -17,13 +17,13 @@ from api.feed_render import FeedFormat
 from api.render_cache import RenderCache, Rendered, StateCache
 from shared.db import topic_feed, topics
 from shared.db.topic_feed import FeedState, StoryFilter
+from shared.languages import normalise_languages
 
 router = APIRouter(tags=["topics"])
 
 # Bump when the rendering changes, so clients holding an old ETag get the new document.
 RENDER_VERSION = 1
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a topic's slug (the topic pages check it too)
-_LANG = re.compile(r"^([a-z]{2,3}|und)$")
 MAX_LANGS = 20
 
 
@@ -38,8 +38,12 @@ def list_topics(conn: Conn) -> list[dict[str, Any]]:
 def parse_langs(value: str | None) -> tuple[str, ...] | None:
     if not value:
         return None
-    langs = tuple(sorted({part.strip().lower() for part in value.split(",") if part.strip()}))
-    if not langs or len(langs) > MAX_LANGS or not all(_LANG.match(code) for code in langs):
+    parts = [part for part in value.split(",") if part.strip()]
+    try:
+        langs = tuple(normalise_languages(parts))
+    except ValueError:
+        langs = ()
+    if not langs or len(langs) > MAX_LANGS:
         raise HTTPException(422, "lang: comma-separated ISO 639-1 codes (or und), e.g. fr,en")
     return langs
 

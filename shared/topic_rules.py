@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from shared.languages import normalise_languages
+
 # Apostrophes and hyphens come in many code points; one of each keeps terms and text comparable
 # ("l’Ukraine", "l'Ukraine"; "nord‑coréens", "nord-coréens").
 _APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
@@ -94,7 +96,7 @@ class Topic(BaseModel):
     @field_validator("languages")
     @classmethod
     def _primary_subtags(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else sorted({primary_language(lang) for lang in value})
+        return None if value is None else normalise_languages(value)
 
     @model_validator(mode="after")
     def _compile(self) -> Topic:
@@ -147,10 +149,6 @@ def parse_topics(document: Any) -> list[Topic]:
             raise ValueError(f"topic #{i}: slug {topic.slug!r} appears twice")
         topics[topic.slug] = topic
     return list(topics.values())
-
-
-def primary_language(language: str) -> str:
-    return language.strip().lower().replace("_", "-").split("-")[0]
 
 
 def _alternatives(entry: str | list[str]) -> list[str]:

@@ -139,6 +139,7 @@ def test_filters(api: httpx.Client, corpus: Corpus, db: psycopg.Connection) -> N
     assert ids("lang=fr") == [corpus.seed_id]
     assert ids("lang=de") == []
     assert ids("lang=fr,en") == sorted([corpus.seed_id, corpus.hostile_id, corpus.english_id])
+    assert ids("lang=fra") == ids("lang=fr-FR") == ids("lang=French") == [corpus.seed_id]  # one vocabulary
     assert len(ids("limit=1")) == 1
     cursor_of_hostile = db.execute("SELECT cursor FROM articles WHERE id = %s", (corpus.hostile_id,)).fetchone()
     assert cursor_of_hostile is not None
@@ -146,7 +147,15 @@ def test_filters(api: httpx.Client, corpus: Corpus, db: psycopg.Connection) -> N
     # The seed is dated 2024-11-17; the others have no date of their own and fall back to fetch time (now).
     assert ids("since=2024-11-18T00:00:00Z") == sorted([corpus.hostile_id, corpus.english_id])
     assert ids("since=2024-11-01") == sorted([corpus.seed_id, corpus.hostile_id, corpus.english_id])
-    for bad in ("lang=english", "lang=fr,,x1", "limit=0", "limit=201", "since=yesterday", "since=99999999999999999999"):
+    for bad in (
+        "lang=xx",
+        "lang=qqq",
+        "lang=fr,,x1",
+        "limit=0",
+        "limit=201",
+        "since=yesterday",
+        "since=99999999999999999999",
+    ):
         assert api.get(f"/topics/ukraine-war.atom?{bad}").status_code == 422, bad
     assert api.get("/topics/no-such-topic.atom").status_code == 404
     assert api.get("/topics/ukraine-war.html").status_code == 404

@@ -13,6 +13,7 @@ import redis
 
 from shared.db import feeds, items, pages
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from shared.urls import canonical_url
 from tests.support.articles import article_html
 from tests.support.broker import send_task
@@ -31,7 +32,7 @@ def _fetched_item(db: psycopg.Connection) -> int:
     """An item whose page is stored, as the fetch step leaves it."""
     now = datetime.now(UTC)
     feed, _ = feeds.add_feed(db, "http://news.example/feed.xml")
-    entry = items.NewItem(URL, URL, canonical_url(URL), "Tram line approved", None, None, None)
+    entry = FeedEntry(URL, URL, canonical_url(URL), "Tram line approved", None, None, None)
     (item_id,) = items.insert_new_items(db, feed.id, [entry], now)
     body = article_html("Tram line approved", PARAGRAPHS).encode()
     with db.transaction():

@@ -11,9 +11,10 @@ import trafilatura
 
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
+from shared.languages import normalise_language
 from shared.settings import Settings
 from tests.support.articles import publish_page
-from workers.stages.extract import EntryHints, choose_date, extract_page, normalise_language
+from workers.stages.extract import EntryHints, choose_date, extract_page
 
 from .conftest import FIXTURES
 

@@ -28,6 +28,7 @@ from scheduler.sweeper import sweep_stale_items
 from shared.db import feeds, items
 from shared.db.connection import apply_migrations
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from shared.settings import Settings
 from tests.support.articles import article_html
 from tests.support.fleet import ROOT, fleet_env
@@ -263,7 +264,7 @@ def test_poll_messages_spread_over_the_threads_and_never_exceed_the_room() -> No
 def test_sweeper_adds_nothing_to_a_queue_already_at_the_cap(db: psycopg.Connection) -> None:
     feed, _ = feeds.add_feed(db, "http://news.example/feed.xml")
     past = datetime.now(UTC) - timedelta(hours=1)
-    entries = [items.NewItem(f"g{i}", f"http://news.example/{i}", f"http://news.example/{i}", None, None, None, None)
+    entries = [FeedEntry(f"g{i}", f"http://news.example/{i}", f"http://news.example/{i}", None, None, None, None)
                for i in range(6)]  # fmt: skip
     ids = items.insert_new_items(db, feed.id, entries, past)
     for item_id in ids[3:]:

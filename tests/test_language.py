@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.languages import normalise_language
 from workers.stages import language
-from workers.stages.language import LanguageResult, detect_language, normalise_language_tag
+from workers.stages.language import LanguageResult, detect_language
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +116,8 @@ def test_hint_decides_when_the_text_is_too_short() -> None:
     assert detect_language("Hallo", page_hint="de", feed_hint="en").source == "page"  # the page is about this text
     assert detect_language("Привет всем", page_hint="en") == LanguageResult("und", 0.0, "none")  # wrong script
     assert detect_language("Привет всем", page_hint="en", feed_hint="ru").language == "ru"
-    assert detect_language("Hello", page_hint="x-default", feed_hint="English").language == "und"  # junk hints
+    assert detect_language("Hello", page_hint="x-default", feed_hint="xx").language == "und"  # junk hints
+    assert detect_language("Hello", page_hint="x-default", feed_hint="English").language == "en"  # a name is a tag
 
 
 def test_confident_text_beats_a_hint() -> None:
@@ -151,11 +153,11 @@ def test_langdetect_failure_is_undetermined(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("tag", "expected"),
     [("fr-FR", "fr"), ("fr_FR", "fr"), ("FR", "fr"), (" en-us ", "en"), ("zh-Hant-TW", "zh"), ("nb", "no"),
-     ("nn-NO", "no"), ("iw", "he"), ("in", "id"), (None, None), ("", None), ("x-default", None), ("English", None),
-     ("xx", None), ("und", None), ("123", None)],
+     ("nn-NO", "no"), ("iw", "he"), ("in", "id"), (None, None), ("", None), ("x-default", None), ("English", "en"),
+     ("xx", None), ("und", None), ("123", None), ("fra", "fr"), ("nb-NO", "no"), ("Français", "fr"), ("fil", "tl")],
 )  # fmt: skip
 def test_normalise_language_tag(tag: str | None, expected: str | None) -> None:
-    assert normalise_language_tag(tag) == expected
+    assert normalise_language(tag) == expected
 
 
 DETERMINISM_TEXTS = [
@@ -213,7 +215,7 @@ def test_no_exception_escapes_and_the_result_is_well_formed(
     if result.language == "und":
         assert (result.probability, result.source) == (0.0, "none")
     else:
-        assert normalise_language_tag(result.language) == result.language
+        assert normalise_language(result.language) == result.language
         assert result.probability > 0.0
         assert result.source in ("text", "page", "feed")
 

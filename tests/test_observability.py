@@ -12,6 +12,7 @@ import psycopg
 
 from shared.db import feeds, items, stats
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from shared.metrics import PipelineCollector
 from tests.support.fleet import ROOT
 
@@ -20,7 +21,7 @@ NOW = datetime.now(UTC)
 
 def _items(conn: psycopg.Connection, n: int) -> list[int]:
     feed, _ = feeds.add_feed(conn, "http://news.example/feed.xml")
-    entries = [items.NewItem(f"g{i}", f"http://news.example/{i}", f"http://news.example/{i}", None, None, None, None)
+    entries = [FeedEntry(f"g{i}", f"http://news.example/{i}", f"http://news.example/{i}", None, None, None, None)
                for i in range(n)]  # fmt: skip
     return items.insert_new_items(conn, feed.id, entries, NOW + timedelta(minutes=5))
 

@@ -10,6 +10,7 @@ import pytest
 from shared.db import feeds, items
 from shared.db.items import ItemState
 from shared.errors import Outcome, TransientError
+from shared.feed_entry import FeedEntry
 from shared.http_client import FetchResult
 from shared.settings import Settings
 from workers.steps.fetch import ArticleFetcher, fetch_step
@@ -21,7 +22,7 @@ S = Settings(max_attempts=3, retry_base_delay=30.0, stuck_after=300)
 
 def _item(db: psycopg.Connection) -> int:
     feed, _ = feeds.add_feed(db, "http://news.example/rss.xml")
-    entry = items.NewItem(None, "http://news.example/a", "http://news.example/a", None, None, None, None)
+    entry = FeedEntry(None, "http://news.example/a", "http://news.example/a", None, None, None, None)
     (item_id,) = items.insert_new_items(db, feed.id, [entry], NOW)
     return item_id
 

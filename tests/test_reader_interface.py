@@ -14,6 +14,7 @@ from psycopg import sql
 
 from shared.db import articles, feeds, items, pages, published
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from tests.support.articles import article_html, load_seed_topics, publish_page
 from tests.support.shared_services import ADMIN_URL
 
@@ -24,7 +25,7 @@ PER_PUBLISHER = 40
 def _insert_unpublished(conn: psycopg.Connection, feed_id: int, n: int, tag: str) -> list[int]:
     """Articles that exist but are not yet published (no cursor), as the extract step leaves them."""
     now = datetime.now(UTC)
-    entries = [items.NewItem(f"{tag}-{i}", f"http://x.example/{tag}/{i}", f"http://x.example/{tag}/{i}",
+    entries = [FeedEntry(f"{tag}-{i}", f"http://x.example/{tag}/{i}", f"http://x.example/{tag}/{i}",
                              None, None, None, None) for i in range(n)]  # fmt: skip
     ids = []
     for item_id in items.insert_new_items(conn, feed_id, entries, now):
@@ -163,7 +164,7 @@ def test_the_reader_role_reads_the_view_and_nothing_else(db: psycopg.Connection,
 def test_retention_prunes_old_raw_html_of_finished_items_only(db: psycopg.Connection) -> None:
     article_id = publish_page(db, "http://news.example/old.html", article_html("Old", ["An old story. " * 20]))
     feed, _ = feeds.add_feed(db, "http://news.example/feed2")
-    entry = items.NewItem("w", "http://w.example/1", "http://w.example/1", None, None, None, None)
+    entry = FeedEntry("w", "http://w.example/1", "http://w.example/1", None, None, None, None)
     (waiting,) = items.insert_new_items(db, feed.id, [entry], datetime.now(UTC))
     pages.save_page(db, waiting, final_url="http://w.example/1", status=200, content_type="text/html", body=b"<p>x</p>")
     db.execute("UPDATE pages SET fetched_at = now() - interval '40 days'")

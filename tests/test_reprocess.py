@@ -13,6 +13,7 @@ import typer
 from cli.reprocess import parse_since
 from shared.db import feeds, items, pages
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from shared.settings import Settings
 from shared.urls import canonical_url
 from tests.support.articles import article_html, publish_page
@@ -60,7 +61,7 @@ def _cli(db_url: str, redis_url: str, *args: str) -> subprocess.CompletedProcess
 def _failed_at_extract(conn: psycopg.Connection, url: str) -> int:
     """An item whose page is stored but whose extraction failed (under yesterday's rules)."""
     feed, _ = feeds.add_feed(conn, "http://news.example/feed.xml")
-    (item_id,) = items.insert_new_items(conn, feed.id, [items.NewItem(url, url, canonical_url(url), None, None,
+    (item_id,) = items.insert_new_items(conn, feed.id, [FeedEntry(url, url, canonical_url(url), None, None,
                                                                        None, None)], NOW)  # fmt: skip
     body = article_html("Ferry timetable approved", PARAGRAPHS).encode()
     pages.save_page(conn, item_id, final_url=url, status=200, content_type="text/html; charset=utf-8", body=body)

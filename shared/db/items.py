@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 
+from shared.feed_entry import FeedEntry
+
 
 class ItemState(enum.StrEnum):
     DISCOVERED = "discovered"
@@ -45,19 +47,8 @@ class Item:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class NewItem:
-    guid: str | None
-    url: str
-    canonical_url: str
-    title: str | None
-    author: str | None
-    published_at: datetime | None
-    language: str | None
-
-
 def insert_new_items(
-    conn: psycopg.Connection, feed_id: int, entries: Sequence[NewItem], sweep_at: datetime
+    conn: psycopg.Connection, feed_id: int, entries: Sequence[FeedEntry], sweep_at: datetime
 ) -> list[int]:
     """Insert entries not seen before (by feed GUID or canonical URL); returns the new ids only."""
     new_ids: list[int] = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from psycopg.rows import class_row
 from shared.db import topics
 from shared.db.published import PublishedArticle
 from shared.db.topic_feed import CANDIDATE_WINDOW
+from shared.languages import normalise_languages
 
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")  # ISO 639-1 (or 639-3, e.g. "und")
 FEED_FORMATS = ("atom", "rss", "json")
 
 
@@ -85,9 +84,6 @@ def validate(conn: psycopg.Connection, email: str, slugs: Sequence[str], languag
     unknown = [s for s in slugs if topics.get_topic(conn, s) is None]
     if unknown:
         raise InvalidSubscriptionError(f"unknown topic(s): {', '.join(unknown)} (see `newsmill topics list`)")
-    bad = [lang for lang in languages if not _LANGUAGE.match(lang)]
-    if bad:
-        raise InvalidSubscriptionError(f"not language codes: {', '.join(bad)} (use ISO 639-1, e.g. fr,en)")
     if webhook_url is not None:
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(webhook_url) > 2048:
@@ -99,7 +95,10 @@ def create_subscription(conn: psycopg.Connection, email: str, slugs: Sequence[st
     """Validate and store a subscription. A webhook starts at the newest published article: it receives
     what is published from now on, not the archive."""
     slugs = list(dict.fromkeys(s.strip().lower() for s in slugs if s.strip()))
-    languages = list(dict.fromkeys(lang.strip().lower() for lang in languages if lang.strip()))
+    try:
+        languages = normalise_languages([lang for lang in languages if lang.strip()])
+    except ValueError as exc:
+        raise InvalidSubscriptionError(f"{exc}; use ISO 639-1 codes, e.g. fr,en") from exc
     validate(conn, email, slugs, languages, webhook_url)
     token = secret = None
     if webhook_url is None:

@@ -14,6 +14,7 @@ import yaml
 
 from shared.db import feeds, items, pages, topics
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from shared.settings import Settings
 from shared.topic_rules import parse_topics
 from shared.urls import canonical_url
@@ -47,7 +48,7 @@ def publish_page(
     s = settings or Settings()
     now = datetime.now(UTC)
     feed, _ = feeds.add_feed(conn, feed_url)
-    entry = items.NewItem(url, url, canonical_url(url), title, None, None, None)
+    entry = FeedEntry(url, url, canonical_url(url), title, None, None, None)
     (item_id,) = items.insert_new_items(conn, feed.id, [entry], now)
     body = html.encode() if isinstance(html, str) else html
     with conn.transaction():

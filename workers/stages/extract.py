@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Literal
@@ -14,6 +13,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
+from shared.languages import normalise_language
 from workers.stages.clean import clean_text
 
 # Measured on the 200 pages of the trafilatura evaluation set (bench/extraction.py), comments excluded:
@@ -33,11 +33,6 @@ DATE_PARAMS = {
 }
 # With nothing else on a page trafilatura returns what it has (a menu's words); no article is this short.
 MIN_TEXT_CHARS = 25
-_LANG_RE = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]+)*", re.IGNORECASE)
-# ISO 639-2 codes some sites put in lang attributes, for the languages we meet most.
-_ISO639_2 = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
-             "por": "pt", "rus": "ru", "nld": "nl", "dut": "nl", "pol": "pl", "ukr": "uk", "jpn": "ja",
-             "zho": "zh", "chi": "zh", "ara": "ar", "tur": "tr", "swe": "sv", "ces": "cs", "cze": "cs"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,15 +57,6 @@ class ExtractedPage:
     text: str
     language_hint: str | None
     canonical_url: str | None
-
-
-def normalise_language(value: str | None) -> str | None:
-    """Normalise "fr-FR", "fr_FR", "FRA" to "fr"; None for what is not a language tag ("x-default")."""
-    match = _LANG_RE.fullmatch((value or "").strip().split(",")[0].strip())
-    if match is None:
-        return None
-    primary = match.group(1).lower()
-    return _ISO639_2.get(primary, primary)
 
 
 def _first(tree: HtmlElement, xpath: str) -> str | None:

@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from shared.errors import Outcome, PermanentError
+from shared.feed_entry import FeedEntry
+from shared.languages import normalise_language
 from shared.urls import canonical_url
 
 MAX_TITLE = 1_000
@@ -29,17 +31,6 @@ _ENTITY_DECL_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _CHAR_REF_RE = re.compile(rb"&#(x[0-9a-f]{1,8}|[0-9]{1,10});", re.IGNORECASE)
 # What PostgreSQL text refuses (NUL) or cannot encode (a lone surrogate) in a parsed field.
 _UNSTORABLE_RE = re.compile("\x00|[\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class FeedEntry:
-    guid: str | None
-    url: str
-    canonical_url: str
-    title: str | None
-    author: str | None
-    published_at: datetime | None
-    language: str | None
 
 
 @dataclass(frozen=True)
@@ -115,7 +106,7 @@ def _entry(raw: Any, feed_url: str, feed_language: str | None) -> FeedEntry | No
         title=_text(raw.get("title")),
         author=_text(raw.get("author"), 300),
         published_at=_timestamp(raw),
-        language=_text(raw.get("language"), 20) or feed_language,
+        language=normalise_language(_text(raw.get("language"), 20)) or feed_language,
     )
 
 
@@ -135,7 +126,7 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None, *, max_entr
         detail = f" ({type(why).__name__}: {str(why)[:200]})" if why else ""
         raise PermanentError(Outcome.NOT_A_FEED, f"not an RSS or Atom feed{detail}")
     meta = parsed.feed
-    language = _text(meta.get("language"), 20)
+    language = normalise_language(_text(meta.get("language"), 20))
     entries: list[FeedEntry] = []
     skipped = max(0, len(parsed.entries) - max_entries)
     for raw in parsed.entries[:max_entries]:

@@ -13,6 +13,8 @@ from typing import Literal
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
+from shared.languages import normalise_language
+
 log = logging.getLogger(__name__)
 
 UNDETERMINED = "und"
@@ -74,29 +76,6 @@ _NOISE = re.compile(
     r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|info|biz)\b[!-~]*|[@#$][a-z0-9_]+|[a-z0-9.,:/%+-]*\d[a-z0-9.,:/%+-]*",
     re.IGNORECASE,
 )
-# Every ISO 639-1 code; anything else in a hint is junk (`<html lang="xx">`, "English", "x-default").
-_ISO_639_1 = frozenset(
-    re.findall(
-        r"[a-z]{2}",
-        "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee "
-        "el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is "
-        "it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms "
-        "mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk "
-        "sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi "
-        "yo za zh zu",
-    )
-)
-# Withdrawn codes still served by old CMSs, and Bokmål/Nynorsk, which langdetect knows only as 'no'.
-_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no", "nn": "no"}
-
-
-def normalise_language_tag(tag: str | None) -> str | None:
-    """The ISO 639-1 code in a BCP 47 / POSIX tag ('fr-FR', 'fr_FR', 'FR' → 'fr'); None for junk."""
-    if not tag:
-        return None
-    primary = tag.strip().replace("_", "-").split("-")[0].lower()
-    primary = _ALIASES.get(primary, primary)
-    return primary if primary in _ISO_639_1 else None
 
 
 def detect_language(
@@ -109,9 +88,9 @@ def detect_language(
 ) -> LanguageResult:
     """Decide the language of cleaned article text; hints help only where the text cannot decide alone."""
     hints: list[tuple[str, Source]] = []
-    if page := normalise_language_tag(page_hint):
+    if page := normalise_language(page_hint):
         hints.append((page, "page"))  # first: it describes this article, the feed's describes the site
-    if feed := normalise_language_tag(feed_hint):
+    if feed := normalise_language(feed_hint):
         hints.append((feed, "feed"))
     # Cleaning a bounded slice keeps the cost flat for long articles; the prefix is then cut from what remains.
     cleaned = _NOISE.sub(" ", unicodedata.normalize("NFC", (text or "")[: prefix_chars * 4]))[:prefix_chars]

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.topic_rules import WORD, Topic, fold, primary_language
+from shared.languages import UNDETERMINED, normalise_language
+from shared.topic_rules import WORD, Topic, fold
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _evaluate_folded(
     score = round(sum(h.points for h in found.values()), 3)
     missing = [g for g in c.all_ if not any(k in all_hits for k in g)]
     rejected = None
-    if topic.languages is not None and (language is None or primary_language(language) not in topic.languages):
+    if topic.languages is not None and (normalise_language(language) or UNDETERMINED) not in topic.languages:
         rejected = f"language {language or 'unknown'} not in {', '.join(topic.languages)}"
     elif excluded:
         rejected = "excluded by " + ", ".join(h.term for h in excluded.values())

@@ -24,11 +24,7 @@ def poll_step(conn: psycopg.Connection, feed_id: int, fetcher: Fetcher, s: Setti
     with conn.transaction():
         new_ids: list[int] = []
         if parsed is not None:
-            entries = [
-                items.NewItem(e.guid, e.url, e.canonical_url, e.title, e.author, e.published_at, e.language)
-                for e in parsed.entries
-            ]
-            new_ids = items.insert_new_items(conn, feed.id, entries, now + timedelta(seconds=s.stuck_after))
+            new_ids = items.insert_new_items(conn, feed.id, parsed.entries, now + timedelta(seconds=s.stuck_after))
         failures = 0 if result.succeeded else feed.consecutive_failures + 1
         rate = feeds.entries_per_day(conn, feed.id, now) if result.succeeded else None  # a failure ignores it
         evidence = PollEvidence(
