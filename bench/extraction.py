@@ -23,6 +23,8 @@ import trafilatura
 
 from cli.extract_batch import extract_lines
 from shared.encoding import decode_html
+from shared.errors import StageError
+from workers.stages.extract import ExtractMode, extract_page
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEVDATA = REPO.parent / "shared" / "devdata" / "trafilatura-eval"
@@ -117,6 +119,18 @@ def run_raw(pages: Sequence[Page]) -> list[str]:
     return [trafilatura.extract(p.html, url=p.url) or "" for p in pages]
 
 
+def run_mode(pages: Sequence[Page], mode: ExtractMode) -> tuple[list[str], float]:
+    """extract_page (metadata, cleaning) in this process under one NEWSMILL_EXTRACT_MODE: texts, CPU seconds."""
+    texts = []
+    started = time.process_time()
+    for page in pages:
+        try:
+            texts.append(extract_page(page.html, page.url, mode=mode).text)
+        except StageError:
+            texts.append("")
+    return texts, time.process_time() - started
+
+
 def cleaning_changes(pages: Sequence[Page], before: Sequence[str], after: Sequence[str]) -> list[str]:
     """Pages where cleaning lost a wanted snippet or removed an unwanted one, for tuning the rules."""
     notes = []
@@ -159,6 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     delta = rows[2].f1 - rows[1].f1
     verdict = "ok" if delta >= 0 else "CLEANING LOWERED F1"
     print(f"F1 change from cleaning: {delta:+.4f} ({verdict})")
+    raw_cpu = time.process_time()
+    run_raw(pages)
+    raw_cpu = time.process_time() - raw_cpu
+    print(f"\nextraction modes, one process, CPU per page (trafilatura defaults: {1000 * raw_cpu / len(pages):.1f} ms)")
+    modes = {}
+    for mode in ("auto", "full", "fast"):
+        texts, cpu = run_mode(pages, mode)
+        row = score(f"mode={mode}", pages, texts, cpu)
+        modes[mode] = {"f1": row.f1, "cpu_ms_per_page": 1000 * cpu / len(pages), "cpu_ratio_to_raw": cpu / raw_cpu}
+        print(f"  {row.name:12} F1 {row.f1:.4f}  {1000 * cpu / len(pages):6.1f} ms/page  {cpu / raw_cpu:.2f}x raw")
     notes = cleaning_changes(pages, before, after)
     if args.verbose:
         print("\n".join(notes))
@@ -171,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cli_startup_seconds": startup,
             "cleaning_f1_delta": delta,
             "cleaning_changes": notes,
+            "modes": modes,
         }  # fmt: skip
         args.json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0 if delta >= 0 else 1

@@ -1,8 +1,8 @@
 """Each stage's own cost: the pipeline steps called one after the other in this process, without Celery.
 
 The same served site, a fresh database with the seed topics and a leased Redis (host gate, robots cache), the
-same step functions the tasks call (workers/steps/), one item at a time. CPU time
-of this process per item and stage, and wall time (which adds the waits on Postgres, Redis and the site).
+same step functions the tasks call (workers/steps/), in the batches the tasks get. CPU time of this process
+per item and stage, and wall time (which adds the waits on Postgres, Redis and the site).
 Set beside the fleet's CPU per article, the difference is what running the stages as Celery tasks in several
 processes costs: messages, acknowledgements, the prefork pool's pipes, threads contending for the GIL.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import redis
@@ -24,11 +24,13 @@ from shared.politeness import HostGate
 from shared.robots import RobotsCache
 from shared.settings import Settings
 from workers.stages.fetch import fetch_article
-from workers.steps.enrich import enrich_step
-from workers.steps.extract import extract_step
+from workers.steps.enrich import publish_extraction
+from workers.steps.extract import extract_batch
 from workers.steps.fetch import fetch_step
-from workers.steps.handoff import Next
+from workers.steps.handoff import Handoff
 from workers.steps.poll import poll_step
+
+T = TypeVar("T")
 
 
 class _Clock:
@@ -38,7 +40,7 @@ class _Clock:
         self.cpu: dict[str, float] = {}
         self.wall: dict[str, float] = {}
 
-    def run(self, stage: str, step: Callable[..., Next], *args: Any) -> Next:
+    def run(self, stage: str, step: Callable[..., T], *args: Any) -> T:
         """``step(*args, now)``, timed."""
         cpu, wall = time.process_time(), time.perf_counter()
         try:
@@ -46,6 +48,10 @@ class _Clock:
         finally:
             self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - cpu
             self.wall[stage] = self.wall.get(stage, 0.0) + time.perf_counter() - wall
+
+
+def _fetch(conn: psycopg.Connection, ids: list[int], fetcher: Any, s: Settings, now: datetime) -> Handoff:
+    return fetch_step(conn, ids, fetcher, s, lambda: now)
 
 
 def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
@@ -71,10 +77,15 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             item_ids: list[int] = []
             for feed_id in feed_ids:
                 item_ids += clock.run("poll", poll_step, conn, feed_id, feed_fetcher, s).ids
-            for item_id in item_ids:
-                clock.run("fetch", fetch_step, conn, item_id, article_fetcher, s)
-                clock.run("extract", extract_step, conn, item_id, s)
-                clock.run("enrich", enrich_step, conn, item_id, s)
+            # In the batches the fleet uses: a feed's items per fetch message, NEWSMILL_EXTRACT_BATCH items per
+            # extract message, published where they were extracted (as `newsmill run`'s CPU worker does).
+            fetched: list[int] = []
+            for start in range(0, len(item_ids), s.fetch_batch):
+                chunk = item_ids[start : start + s.fetch_batch]
+                fetched += clock.run("fetch", _fetch, conn, chunk, article_fetcher, s).forward
+            for start in range(0, len(fetched), s.extract_batch):
+                extraction = clock.run("extract", extract_batch, conn, fetched[start : start + s.extract_batch], s)
+                clock.run("enrich", publish_extraction, conn, extraction, s)
             row = conn.execute("SELECT count(*) FROM items WHERE state = 'published'").fetchone()
             published = int(row[0]) if row else 0
         client.close()

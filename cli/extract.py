@@ -40,7 +40,7 @@ def _load(source: str) -> tuple[str, str]:
     return decode_html(path.read_bytes(), None).text, path.resolve().as_uri()
 
 
-def _as_json(page: ExtractedPage, url: str) -> dict[str, Any]:
+def _as_json(page: ExtractedPage, url: str, canonical: str | None) -> dict[str, Any]:
     return {
         "url": url,
         "title": page.title,
@@ -49,19 +49,19 @@ def _as_json(page: ExtractedPage, url: str) -> dict[str, Any]:
         "published_at": page.published_at.isoformat() if page.published_at else None,
         "date_source": page.date_source,
         "language_hint": page.language_hint,
-        "canonical_url": page.canonical_url,
+        "canonical_url": canonical,
         "text": page.text,
     }
 
 
-def _show(page: ExtractedPage, url: str) -> None:
+def _show(page: ExtractedPage, url: str, canonical: str | None) -> None:
     out = Console()
     table = Table(show_header=False, box=None)
     date = f"{page.published_at.isoformat()} ({page.date_source})" if page.published_at else "-"
     for name, value in (
         ("url", url), ("title", page.title), ("author", page.author), ("site", page.site_name),
-        ("date", date), ("language hint", page.language_hint), ("canonical", page.canonical_url),
-        ("lines", str(len(page.text.splitlines()))),
+        ("date", date), ("language hint", page.language_hint), ("canonical", canonical),
+        ("extraction", page.extraction), ("lines", str(len(page.text.splitlines()))),
     ):  # fmt: skip
         table.add_row(f"[bold]{name}[/]", value or "-")
     out.print(table)
@@ -95,15 +95,16 @@ def extract(
     if source is None:
         err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
         raise typer.Exit(2)
-    from workers.stages.extract import extract_page  # noqa: PLC0415
+    from workers.stages.extract import extract_page, page_canonical_url  # noqa: PLC0415
 
     try:
         html, url = _load(source)
-        page = extract_page(html, url, fast=get_settings().extract_fast)
+        page = extract_page(html, url, mode=get_settings().extraction_mode)
     except StageError as exc:
         err.print(f"[red]{exc.outcome.value}[/]: {exc.reason}", highlight=False)
         raise typer.Exit(1) from exc
+    canonical = page_canonical_url(html, url)
     if json_out:
-        typer.echo(json.dumps(_as_json(page, url), ensure_ascii=False))
+        typer.echo(json.dumps(_as_json(page, url, canonical), ensure_ascii=False))
     else:
-        _show(page, url)
+        _show(page, url, canonical)

@@ -48,7 +48,7 @@ def extract_record(line: str, *, clean: bool = True) -> dict[str, Any]:
     try:
         if not clean:
             return {"id": record_id, "url": url, "text": extract_raw(html, url)}
-        result = extract_page(html, url, fast=get_settings().extract_fast)
+        result = extract_page(html, url, mode=get_settings().extraction_mode)
     except StageError as exc:
         return _error(record_id, url, f"{exc.outcome.value}: {exc.reason}")
     except Exception as exc:  # noqa: BLE001 - a parser bug on one page must not end the batch; it is reported

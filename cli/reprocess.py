@@ -59,8 +59,8 @@ def reprocess(
         while ids := items.reopen_for_extraction(conn, selection, after, BATCH, sweep_at):
             # Sent after the batch committed (autocommit: the UPDATE is its own transaction). A send that
             # fails loses nothing: the sweeper re-sends items still in `fetched` at sweep_at.
-            for item_id in ids:
-                celery_app.send_task("newsmill.extract_item", (item_id,))
+            for start in range(0, len(ids), s.extract_batch):
+                celery_app.send_task("newsmill.extract_items", (ids[start : start + s.extract_batch],))
             moved += len(ids)
             after = ids[-1]
     console.print(f"re-extracting {moved} item(s) ({detail}); follow with `newsmill status`")

@@ -94,7 +94,7 @@ def _read_source(source: str, title: str | None) -> tuple[str | None, str, str |
         if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
             return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
         html, url = decode_html(body, None).text, path.resolve().as_uri()
-    page = extract_page(html, url, fast=get_settings().extract_fast)
+    page = extract_page(html, url, mode=get_settings().extraction_mode)
     return title or page.title, page.text, page.language_hint
 
 

@@ -29,14 +29,14 @@ STAGE_STARTED = Counter(
 )  # fmt: skip
 STAGE_ITEMS = Counter("newsmill_stage_items_total", "Items leaving a stage, by outcome.", ["stage", "outcome"])
 STAGE_SECONDS = Histogram(
-    "newsmill_stage_seconds", "Time spent in one stage step.", ["stage"],
+    "newsmill_stage_seconds", "Time spent in one stage step (one feed; one batch of items).", ["stage"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )  # fmt: skip
 FEED_POLLS = Counter("newsmill_feed_polls_total", "Feed polls, by outcome.", ["outcome"])
 # Publication is serialised deployment-wide (the duplicate lock and the cursor): how long an article waits for
 # it and holds it bounds the articles per second of the whole fleet, whatever the number of workers.
 PUBLISH_LOCK_SECONDS = Histogram(
-    "newsmill_publish_lock_seconds", "Time an article waits for, then holds, the publication lock.", ["phase"],
+    "newsmill_publish_lock_seconds", "Time a batch waits for, then holds, the publication lock.", ["phase"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )  # fmt: skip
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
@@ -44,11 +44,11 @@ QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
 
 
 @contextmanager
-def stage_run(stage: str) -> Iterator[None]:
-    """One unit of a stage's work (a feed polled, an item fetched, extracted or enriched): counted as started,
-    then timed. Counted here, where the work begins, not per Celery task: a poll message carries several
-    feeds, and an extract task may enrich its item too."""
-    STAGE_STARTED.labels(stage).inc()
+def stage_run(stage: str, units: int = 1) -> Iterator[None]:
+    """One step of a stage's work over ``units`` units (a feed polled; a batch of items fetched, extracted or
+    enriched): the units counted as started, the step timed. Counted here, where the work begins, not per
+    Celery task: a poll message carries several feeds, an extract message a batch of items."""
+    STAGE_STARTED.labels(stage).inc(units)
     with STAGE_SECONDS.labels(stage).time():
         yield
 

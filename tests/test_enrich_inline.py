@@ -57,11 +57,11 @@ def test_a_worker_on_both_queues_enriches_in_the_extract_task(
         fleet_env(db_url, redis_url, NEWSMILL_LOG_LEVEL="INFO"),
         log,
     ):
-        send_task(redis_url, "newsmill.extract_item", (item_id,), "extract")
+        send_task(redis_url, "newsmill.extract_items", ([item_id],), "extract")
         wait_for("the article to be published", lambda: _state(db, item_id) == ItemState.PUBLISHED)
     text = log.read_text("utf-8")
-    assert "newsmill.extract_item[" in text  # the worker logs the tasks it receives: the check below means something
-    assert "newsmill.enrich_item[" not in text
+    assert "newsmill.extract_items[" in text  # the worker logs the tasks it receives: the check below means something
+    assert "newsmill.enrich_items[" not in text
     row = db.execute("SELECT language, cursor FROM articles WHERE item_id = %s", (item_id,)).fetchone()
     assert row is not None
     assert row[0] == "en"
@@ -76,7 +76,7 @@ def test_a_worker_on_extract_alone_sends_the_article_to_the_enrich_queue(
     with running(
         worker_argv("extract", "extract-test", "-c", "1"), fleet_env(db_url, redis_url), tmp_path / "worker.log"
     ):
-        send_task(redis_url, "newsmill.extract_item", (item_id,), "extract")
+        send_task(redis_url, "newsmill.extract_item", (item_id,), "extract")  # as a version before batches sent
         wait_for("the article to be extracted", lambda: _state(db, item_id) == ItemState.EXTRACTED)
         wait_for("the enrich message", lambda: client.llen("enrich") == 1, timeout=10)
     client.close()

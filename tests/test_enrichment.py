@@ -65,8 +65,8 @@ def test_a_second_delivery_of_the_same_item_changes_nothing(db: psycopg.Connecti
     article_id = publish_page(db, "http://x.example/a.html", article_html("Harbour", ["The harbour reopened. " * 20]))
     article = articles.get_article(db, article_id)
     assert article is not None
-    step = enrich_step(db, article.item_id, Settings(), datetime.now(UTC))
-    assert step.outcome == "skipped"
+    step = enrich_step(db, [article.item_id], Settings(), datetime.now(UTC))
+    assert step.outcomes == {"skipped": 1}
     again = articles.get_article(db, article_id)
     assert again is not None
     assert again.cursor == article.cursor == 1
@@ -91,7 +91,7 @@ def test_two_copies_enriched_at_once_make_one_original(db_url: str, db: psycopg.
     def enrich(item_id: int) -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             barrier.wait()
-            enrich_step(conn, item_id, Settings(), datetime.now(UTC))
+            enrich_step(conn, [item_id], Settings(), datetime.now(UTC))
 
     threads = [threading.Thread(target=enrich, args=(i,)) for i in item_ids]
     for t in threads:

@@ -140,9 +140,9 @@ def run(template_db: str) -> Iterator[dict[str, Any]]:
             policy, now = hostile_policy(), datetime.now(UTC)
             good, ids = _poll(conn, _good_feed(server))
             for item_id in ids:
-                fetch_step(conn, item_id, lambda u: fetch_article(u, policy), SETTINGS, now)
-                extract_step(conn, item_id, SETTINGS, now)
-                enrich_step(conn, item_id, SETTINGS, now)
+                fetch_step(conn, [item_id], lambda u: fetch_article(u, policy), SETTINGS, lambda: now)
+                extract_step(conn, [item_id], SETTINGS, now)
+                enrich_step(conn, [item_id], SETTINGS, now)
             published = conn.execute("SELECT count(*) FROM articles WHERE cursor IS NOT NULL").fetchone()
         for name, p in sorted(polled.items()):
             print(f"{name:36} {p.outcome or '':17} {len(p.entry_titles):5} items {p.peak_bytes >> 20:4} MiB  "

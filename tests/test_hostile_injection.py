@@ -86,9 +86,9 @@ def ingested(db: psycopg.Connection) -> dict[str, tuple[object, ...]]:
         feed, _ = feeds.add_feed(db, site.add("/feed.xml", Response(_feed(links), 200, {"Content-Type": "text/xml"})))
         ids = poll_step(db, feed.id, lambda u, h: fetch(u, policy, headers=h), SETTINGS, now).ids
         for item_id in ids:
-            fetch_step(db, item_id, lambda u: fetch_article(u, policy), SETTINGS, now)
-            extract_step(db, item_id, SETTINGS, now)
-            enrich_step(db, item_id, SETTINGS, now)
+            fetch_step(db, [item_id], lambda u: fetch_article(u, policy), SETTINGS, lambda: now)
+            extract_step(db, [item_id], SETTINGS, now)
+            enrich_step(db, [item_id], SETTINGS, now)
     assert _tables(db) == tables_before
     assert tables_before >= TABLES
     rows = db.execute(

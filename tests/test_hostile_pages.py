@@ -113,9 +113,9 @@ def _ingest(conn: psycopg.Connection, feed_url: str) -> Iterator[tuple[str, int,
         crash = None
         with peak_memory() as peak:
             try:
-                fetched = fetch_step(conn, item_id, article, SETTINGS, now).ids
-                if fetched and extract_step(conn, item_id, SETTINGS, now).ids:
-                    enrich_step(conn, item_id, SETTINGS, now)
+                fetched = fetch_step(conn, [item_id], article, SETTINGS, lambda: now).forward
+                if fetched and extract_step(conn, [item_id], SETTINGS, now).forward:
+                    enrich_step(conn, [item_id], SETTINGS, now)
             except Exception as exc:  # recorded and asserted on: a crash is the failure
                 crash = f"{type(exc).__name__}: {exc}"
         yield str(items.get_item(conn, item_id).url), peak[0], crash  # type: ignore[union-attr]

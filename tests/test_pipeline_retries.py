@@ -17,6 +17,7 @@ from workers.steps.fetch import ArticleFetcher, fetch_step
 from workers.steps.handoff import MAX_COUNTDOWN
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+CLOCK = lambda: NOW  # noqa: E731 - the steps read the time through a clock
 S = Settings(max_attempts=3, retry_base_delay=30.0, stuck_after=300)
 
 
@@ -56,9 +57,9 @@ def test_a_transient_failure_is_retried_by_exactly_one_owner(
     attempts: int,
 ) -> None:
     item_id = _item(db)
-    step = fetch_step(db, item_id, _raising(TransientError(outcome, "busy", retry_after=retry_after)), S, NOW)
-    assert (step.again, step.countdown, step.outcome) == (True, countdown, outcome.value)
-    assert step.ids == ([item_id] if resent else [])
+    step = fetch_step(db, [item_id], _raising(TransientError(outcome, "busy", retry_after=retry_after)), S, CLOCK)
+    assert (step.forward, step.outcomes) == ([], {outcome.value: 1})
+    assert step.retries == ({countdown: [item_id]} if resent else {})
     item = items.get_item(db, item_id)
     assert item is not None
     assert (item.state, item.outcome, item.attempts) == (ItemState.DISCOVERED, outcome.value, attempts)
@@ -68,10 +69,10 @@ def test_a_transient_failure_is_retried_by_exactly_one_owner(
 def test_the_last_attempt_fails_the_item_but_a_busy_host_never_does(db: psycopg.Connection) -> None:
     item_id = _item(db)
     db.execute("UPDATE items SET attempts = %s WHERE id = %s", (S.max_attempts - 1, item_id))
-    busy = fetch_step(db, item_id, _raising(TransientError(Outcome.HOST_BUSY, "busy")), S, NOW)
-    assert busy.ids == [item_id]
-    failed = fetch_step(db, item_id, _raising(TransientError(Outcome.SERVER_ERROR, "503")), S, NOW)
-    assert (failed.ids, failed.outcome) == ([], Outcome.SERVER_ERROR.value)
+    busy = fetch_step(db, [item_id], _raising(TransientError(Outcome.HOST_BUSY, "busy")), S, CLOCK)
+    assert list(busy.retries.values()) == [[item_id]]
+    failed = fetch_step(db, [item_id], _raising(TransientError(Outcome.SERVER_ERROR, "503")), S, CLOCK)
+    assert (failed.forward, failed.retries, failed.outcomes) == ([], {}, {Outcome.SERVER_ERROR.value: 1})
     item = items.get_item(db, item_id)
     assert item is not None
     assert (item.state, item.last_error) == (ItemState.FAILED, f"503 (after {S.max_attempts} attempts)")

@@ -107,14 +107,14 @@ def test_reprocess_moves_matching_items_back_and_they_are_republished(
     assert {i for i, state in states.items() if state == "fetched"} == moved
     for untouched in (other_site, pruned, too_old):
         assert states[_item_of(db, untouched)] == "published"
-    sent = queued_args(redis_url, "extract", "newsmill.extract_item")
-    assert sorted(args[0] for args in sent) == sorted(moved)
+    sent = queued_args(redis_url, "extract", "newsmill.extract_items")
+    assert sorted(item_id for args in sent for item_id in args[0]) == sorted(moved)
 
     # What the extract and enrich workers do with those messages.
     s, now = Settings(), datetime.now(UTC)
-    for (item_id,) in sent:
-        assert extract_step(db, int(item_id), s, now).ids == [item_id]
-        assert enrich_step(db, int(item_id), s, now).outcome in {"published", "duplicate"}
+    for item_id in sorted(moved):
+        assert extract_step(db, [int(item_id)], s, now).forward == [item_id]
+        assert set(enrich_step(db, [int(item_id)], s, now).outcomes) <= {"published", "duplicate"}
     after = {r[0]: (r[1], r[2], r[3]) for r in db.execute("SELECT id, item_id, cursor, text FROM articles")}
     republished = db.execute("SELECT id, state FROM items WHERE id = ANY(%s)", (list(moved),)).fetchall()
     assert dict(republished) == dict.fromkeys(moved, "published")

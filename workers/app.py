@@ -57,8 +57,11 @@ ROUTES = {
     "newsmill.prune_raw_html": {"queue": "feeds"},
     "newsmill.poll_feeds": {"queue": "feeds"},
     "newsmill.poll_feed": {"queue": "feeds"},
+    "newsmill.fetch_items": {"queue": "fetch"},
     "newsmill.fetch_item": {"queue": "fetch"},
+    "newsmill.extract_items": {"queue": "extract"},
     "newsmill.extract_item": {"queue": "extract"},
+    "newsmill.enrich_items": {"queue": "enrich"},
     "newsmill.enrich_item": {"queue": "enrich"},
     # Webhooks on their own queue and workers: a slow receiver never holds up ingestion.
     "newsmill.deliver_*": {"queue": "deliver"},

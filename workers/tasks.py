@@ -1,30 +1,37 @@
-"""Celery tasks: thin adapters that load by id, run one pipeline step, and enqueue after commit."""
+"""Celery tasks: thin adapters that load by id, run one pipeline step, and enqueue after commit.
+
+Messages carry batches of item ids: a feed's new entries go to one fetch message, and fetched items are
+gathered (workers/outbox.py) into extract messages of NEWSMILL_EXTRACT_BATCH. Single-id tasks queued by an
+older version are still consumed.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_shutdown
 from kombu.exceptions import OperationalError as BrokerError
 
 from scheduler.dispatch import BEAT_TICK_KEY
 from scheduler.dispatch import dispatch_due_feeds as dispatch
 from scheduler.sweeper import sweep_stale_items as sweep
-from shared.db import items, pages
+from shared.db import pages
 from shared.db.items import ItemState
-from shared.errors import Outcome
 from shared.metrics import FEED_POLLS, STAGE_ITEMS, stage_run
 from shared.settings import get_settings
 from workers import resources
 from workers.app import ROUTES, app
-from workers.steps.enrich import enrich_step
-from workers.steps.extract import extract_step
+from workers.outbox import Outbox
+from workers.steps.enrich import enrich_step, publish_extraction
+from workers.steps.extract import extract_batch, store_extraction
 from workers.steps.fetch import fetch_step
-from workers.steps.handoff import Next
+from workers.steps.handoff import Handoff
 from workers.steps.poll import poll_step
 
 log = logging.getLogger(__name__)
@@ -32,24 +39,34 @@ log = logging.getLogger(__name__)
 # about the input itself is recorded on the item by the steps.
 INFRA_ERRORS = (psycopg.OperationalError, redis.ConnectionError, BrokerError)
 RETRY = {"autoretry_for": INFRA_ERRORS, "retry_backoff": 2, "retry_backoff_max": 300, "max_retries": 30}
+OUTBOX_WAIT = 0.25  # seconds a fetched item may wait for batch-mates before its extract message leaves
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def record(stage: str, step: Next) -> None:
-    STAGE_ITEMS.labels(stage, step.outcome).inc()
+def record(stage: str, handoff: Handoff) -> None:
+    for outcome, count in handoff.outcomes.items():
+        STAGE_ITEMS.labels(stage, outcome).inc(count)
 
 
-def send(task: Task, step: Next) -> None:
-    """Enqueue ids after their transaction committed. A failed send loses nothing: the sweeper re-sends
-    whatever has not moved by its sweep time."""
+def send(task: Task, ids: Sequence[int], per_message: int, countdown: float | None = None) -> None:
+    """Enqueue ids, ``per_message`` to a message, after their transaction committed. A failed send loses
+    nothing: the sweeper re-sends whatever has not moved by its sweep time."""
     try:
-        for item_id in step.ids:
-            task.apply_async((item_id,), countdown=step.countdown)
+        for start in range(0, len(ids), per_message):
+            task.apply_async((list(ids[start : start + per_message]),), countdown=countdown)
     except BrokerError:
-        log.warning("broker unavailable; the sweeper will re-send", extra={"item_ids": step.ids})
+        log.warning("broker unavailable; the sweeper will re-send", extra={"item_ids": list(ids)})
+
+
+def hand_on(task: Task, handoff: Handoff, per_message: int) -> None:
+    """Send a step's retries back to its own stage: put-back items one per message, the others batched."""
+    for item_id in handoff.alone:
+        send(task, [item_id], 1)
+    for countdown, ids in handoff.retries.items():
+        send(task, ids, per_message, countdown or None)
 
 
 @app.task(name="newsmill.dispatch_due_feeds", **RETRY)
@@ -66,17 +83,19 @@ def dispatch_due_feeds() -> int:
 
 @app.task(name="newsmill.sweep_stale_items", **RETRY)
 def sweep_stale_items() -> int:
+    s = get_settings()
     by_state = {
-        ItemState.DISCOVERED: fetch_item,
-        ItemState.FETCHED: extract_item,
-        ItemState.EXTRACTED: enrich_item,
+        ItemState.DISCOVERED: (fetch_items, s.fetch_batch),
+        ItemState.FETCHED: (extract_items, s.extract_batch),
+        ItemState.EXTRACTED: (enrich_items, s.extract_batch),
     }
     client = resources.redis_client()
-    depths = {state: int(client.llen(ROUTES[task.name]["queue"])) for state, task in by_state.items()}
+    depths = {state: int(client.llen(ROUTES[task.name]["queue"])) for state, (task, _) in by_state.items()}
     with resources.connection() as conn:
-        stale = sweep(conn, now(), get_settings(), queue_depths=depths)
+        stale = sweep(conn, now(), s, queue_depths=depths)
     for state, ids in stale.items():
-        send(by_state[state], Next(ids))
+        task, per_message = by_state[state]
+        send(task, ids, per_message)
         log.info("re-sent stale items", extra={"state": state.value, "count": len(ids)})
     return sum(len(ids) for ids in stale.values())
 
@@ -112,59 +131,66 @@ def poll(feed_id: int) -> None:
         step = poll_step(conn, feed_id, resources.feed_fetcher, get_settings(), now())
     FEED_POLLS.labels(step.outcome).inc()
     log.info("polled feed", extra={"feed_id": feed_id, "new_items": len(step.ids), "outcome": step.outcome})
-    send(fetch_item, step)
+    send(fetch_items, step.ids, get_settings().fetch_batch)
 
 
-@app.task(name="newsmill.fetch_item", **RETRY)
-def fetch_item(item_id: int) -> None:
-    with stage_run("fetch"), resources.connection() as conn:
-        step = fetch_step(conn, item_id, resources.article_fetcher, get_settings(), now())
-    record("fetch", step)
-    send(fetch_item if step.again else extract_item, step)
+@app.task(name="newsmill.fetch_items", **RETRY)
+def fetch_items(item_ids: list[int]) -> None:
+    with stage_run("fetch", len(item_ids)), resources.connection() as conn:
+        handoff = fetch_step(conn, item_ids, resources.article_fetcher, get_settings(), now)
+    record("fetch", handoff)
+    hand_on(fetch_items, handoff, get_settings().fetch_batch)
+    EXTRACT_OUTBOX.add(handoff.forward)
 
 
-@app.task(name="newsmill.extract_item", soft_time_limit=get_settings().extract_soft_time_limit,
+@app.task(name="newsmill.extract_items", soft_time_limit=get_settings().extract_soft_time_limit,
           time_limit=get_settings().extract_time_limit, **RETRY)  # fmt: skip
-def extract_item(item_id: int) -> None:
-    with stage_run("extract"), resources.connection() as conn:
-        try:
-            step = extract_step(conn, item_id, get_settings(), now())
-        except SoftTimeLimitExceeded:
-            limit = get_settings().extract_soft_time_limit
-            items.fail(conn, item_id, Outcome.EXTRACT_TIMEOUT.value, f"extraction took over {limit} s")
-            step = Next(outcome=Outcome.EXTRACT_TIMEOUT.value)
-    record("extract", step)
-    if step.ids and enriches_here():
-        for extracted in step.ids:
-            enrich_inline(extracted)
-    else:
-        send(enrich_item, step)
+def extract_items(item_ids: list[int]) -> None:
+    """Extract a batch; a worker that also consumes the enrich queue (`newsmill run`'s CPU worker) publishes
+    it in the same transaction, one that does not (compose's worker-extract) hands it to the enrich queue."""
+    s = get_settings()
+    with stage_run("extract", len(item_ids)), resources.connection() as conn:
+        extraction = extract_batch(conn, item_ids, s, now(), interrupt=(SoftTimeLimitExceeded,))
+        handoff = publish_extraction(conn, extraction, s, now()) if enriches_here() else (
+            store_extraction(conn, extraction, s, now()))  # fmt: skip
+    record("extract", handoff)
+    hand_on(extract_items, handoff, s.extract_batch)
+    send(enrich_items, handoff.forward, s.extract_batch)
 
 
 def enriches_here() -> bool:
-    """Whether this worker also consumes the enrich queue (`newsmill run`'s CPU worker does; compose's
-    extract workers do not): then an extracted article is enriched in the same task, sparing a broker round
-    trip and a second task per article, instead of a message this same worker would take next."""
-    return ROUTES[enrich_item.name]["queue"] in app.amqp.queues.consume_from
+    """Whether this worker also consumes the enrich queue: then a batch is published where it was extracted,
+    sparing a broker round trip, a second task and a second transaction per batch."""
+    return ROUTES[enrich_items.name]["queue"] in app.amqp.queues.consume_from
 
 
-def enrich_inline(item_id: int) -> None:
-    """Enrich what extraction just committed. The item is ``extracted`` in Postgres, so nothing is lost if
-    this fails: an infrastructure error hands it to the enrich queue (whose task retries); anything else
-    leaves it to the sweeper, as a crashed enrich task would."""
-    try:
-        enrich(item_id)
-    except INFRA_ERRORS:
-        log.warning("inline enrichment failed; sending to the enrich queue", extra={"item_id": item_id})
-        send(enrich_item, Next([item_id]))
+@app.task(name="newsmill.enrich_items", **RETRY)
+def enrich_items(item_ids: list[int]) -> None:
+    with stage_run("enrich", len(item_ids)), resources.connection() as conn:
+        handoff = enrich_step(conn, item_ids, get_settings(), now())
+    record("enrich", handoff)
+    hand_on(enrich_items, handoff, get_settings().extract_batch)
 
 
-def enrich(item_id: int) -> None:
-    with stage_run("enrich"), resources.connection() as conn:
-        step = enrich_step(conn, item_id, get_settings(), now())
-    record("enrich", step)
+# One id per message: what versions before batching sent; kept so messages queued across an upgrade still run.
+@app.task(name="newsmill.fetch_item", **RETRY)
+def fetch_item(item_id: int) -> None:
+    fetch_items([item_id])
+
+
+@app.task(name="newsmill.extract_item", **RETRY)
+def extract_item(item_id: int) -> None:
+    extract_items.delay([item_id])
 
 
 @app.task(name="newsmill.enrich_item", **RETRY)
 def enrich_item(item_id: int) -> None:
-    enrich(item_id)
+    enrich_items([item_id])
+
+
+EXTRACT_OUTBOX = Outbox(extract_items.delay, lambda: get_settings().extract_batch, OUTBOX_WAIT)
+
+
+@worker_shutdown.connect
+def _flush_outbox(**_: object) -> None:
+    EXTRACT_OUTBOX.flush()

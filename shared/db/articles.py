@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,26 +56,39 @@ class Enrichment:
     similarity: float | None
 
 
-def upsert_draft(conn: psycopg.Connection, d: ArticleDraft) -> int:
-    """Insert the article of an item, or replace its extracted fields when the item is re-extracted."""
-    row = conn.execute(
-        """
-        INSERT INTO articles (item_id, feed_id, url, canonical_url, site_name, title, author, published_at,
-                              date_source, fetched_at, text, word_count, content_hash, page_language)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_DRAFT_COLUMNS = ("item_id", "feed_id", "url", "canonical_url", "site_name", "title", "author", "published_at",
+                  "date_source", "fetched_at", "text", "word_count", "content_hash", "page_language")  # fmt: skip
+_DRAFT_TYPES = ("bigint", "bigint", "text", "text", "text", "text", "text", "timestamptz", "text", "timestamptz",
+                "text", "integer", "text", "text")  # fmt: skip
+
+
+def upsert_drafts(conn: psycopg.Connection, drafts: Sequence[ArticleDraft]) -> dict[int, int]:
+    """Insert the articles of several items, or replace their extracted fields when an item is re-extracted, in
+    one statement; returns item id -> article id."""
+    if not drafts:
+        return {}
+    columns = ", ".join(_DRAFT_COLUMNS)
+    arrays = ", ".join(f"%s::{t}[]" for t in _DRAFT_TYPES)
+    rows = conn.execute(
+        f"""
+        INSERT INTO articles ({columns})
+        SELECT * FROM unnest({arrays}) ORDER BY 1
         ON CONFLICT (item_id) DO UPDATE SET
             url = EXCLUDED.url, site_name = EXCLUDED.site_name, title = EXCLUDED.title,
             author = EXCLUDED.author, published_at = EXCLUDED.published_at,
             date_source = EXCLUDED.date_source, fetched_at = EXCLUDED.fetched_at, text = EXCLUDED.text,
             word_count = EXCLUDED.word_count, content_hash = EXCLUDED.content_hash,
             page_language = EXCLUDED.page_language, updated_at = now()
-        RETURNING id
-        """,
-        (d.item_id, d.feed_id, d.url, d.canonical_url, d.site_name, d.title, d.author, d.published_at,
-         d.date_source, d.fetched_at, d.text, d.word_count, d.content_hash, d.page_language),
-    ).fetchone()  # fmt: skip
-    assert row is not None
-    return int(row[0])
+        RETURNING item_id, id
+        """,  # noqa: S608 - fixed column names; every value is a parameter
+        [[getattr(d, column) for d in drafts] for column in _DRAFT_COLUMNS],
+    ).fetchall()
+    return {int(item_id): int(article_id) for item_id, article_id in rows}
+
+
+def upsert_draft(conn: psycopg.Connection, d: ArticleDraft) -> int:
+    """Insert the article of an item, or replace its extracted fields when the item is re-extracted."""
+    return upsert_drafts(conn, [d])[d.item_id]
 
 
 def get_article(conn: psycopg.Connection, article_id: int) -> Article | None:
@@ -88,15 +101,34 @@ def get_article_by_item(conn: psycopg.Connection, item_id: int) -> Article | Non
         return cur.execute("SELECT * FROM articles WHERE item_id = %s", (item_id,)).fetchone()
 
 
+def get_articles_by_items(conn: psycopg.Connection, item_ids: Sequence[int]) -> dict[int, Article]:
+    """The articles of several items, by item id (items without one are absent)."""
+    with conn.cursor(row_factory=class_row(Article)) as cur:
+        rows = cur.execute("SELECT * FROM articles WHERE item_id = ANY(%s)", (list(item_ids),)).fetchall()
+    return {row.item_id: row for row in rows}
+
+
 def save_enrichment(conn: psycopg.Connection, article_id: int, e: Enrichment) -> None:
+    save_enrichments(conn, {article_id: e})
+
+
+def save_enrichments(conn: psycopg.Connection, enrichments: Mapping[int, Enrichment]) -> None:
+    """Language and duplicate link of several articles (article id -> enrichment), in one statement."""
+    if not enrichments:
+        return
+    ids, values = list(enrichments), list(enrichments.values())
     conn.execute(
         """
-        UPDATE articles SET language = %s, language_probability = %s, language_source = %s,
-                            duplicate_of = %s, similarity = %s, updated_at = now()
-        WHERE id = %s
+        UPDATE articles a SET language = e.language, language_probability = e.probability,
+                              language_source = e.source, duplicate_of = e.duplicate_of,
+                              similarity = e.similarity, updated_at = now()
+        FROM unnest(%s::bigint[], %s::text[], %s::real[], %s::text[], %s::bigint[], %s::real[])
+             AS e(id, language, probability, source, duplicate_of, similarity)
+        WHERE a.id = e.id
         """,
-        (e.language, e.language_probability, e.language_source, e.duplicate_of, e.similarity, article_id),
-    )
+        (ids, [v.language for v in values], [v.language_probability for v in values],
+         [v.language_source for v in values], [v.duplicate_of for v in values], [v.similarity for v in values]),
+    )  # fmt: skip
 
 
 def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:

@@ -9,7 +9,7 @@ drift from the original step by step. Such a copy becomes an original of its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -46,6 +46,66 @@ def first_with_hash(
         (content_hash, exclude_id),
     ).fetchone()
     return (int(row[0]), row[1]) if row is not None else None
+
+
+def first_with_hashes(
+    conn: psycopg.Connection, content_hashes: Sequence[str], exclude_ids: Sequence[int]
+) -> dict[str, tuple[int, int | None]]:
+    """For each hash, the first-stored article with exactly that normalised text (not one of ``exclude_ids``):
+    hash -> (id, duplicate_of)."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT ON (content_hash) content_hash, id, duplicate_of FROM articles
+        WHERE content_hash = ANY(%s) AND id <> ALL(%s::bigint[]) ORDER BY content_hash, id
+        """,
+        (sorted(set(content_hashes)), list(exclude_ids)),
+    ).fetchall()
+    return {str(h): (int(i), d) for h, i, d in rows}
+
+
+@dataclass(frozen=True)
+class BatchCandidate:
+    """An indexed original sharing band keys with the text at ``position`` of a batch."""
+
+    position: int
+    id: int
+    duplicate_of: int | None
+    hits: int
+
+
+def candidates_for_batch(
+    conn: psycopg.Connection, keys_by_position: Sequence[Sequence[int]], exclude_ids: Sequence[int]
+) -> tuple[list[BatchCandidate], dict[int, str]]:
+    """``candidates`` for every text of a batch in one statement, and the candidates' texts (each once)."""
+    positions = [p for p, keys in enumerate(keys_by_position) for _ in keys]
+    keys = [k for ks in keys_by_position for k in ks]
+    if not keys:
+        return [], {}
+    with conn.cursor(row_factory=class_row(BatchCandidate)) as cur:
+        found = cur.execute(
+            """
+            WITH hits AS (
+                SELECT k.position, c.article_id, count(*) AS hits
+                FROM unnest(%(positions)s::int[], %(keys)s::bigint[]) AS k(position, band_key)
+                CROSS JOIN LATERAL (
+                    SELECT b.article_id FROM dedup_bands b
+                    WHERE b.band_key = k.band_key AND b.article_id <> ALL(%(exclude)s::bigint[])
+                    ORDER BY b.article_id LIMIT %(per_key)s
+                ) c
+                GROUP BY k.position, c.article_id
+            ), ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY position ORDER BY hits DESC, article_id) AS rank FROM hits
+            )
+            SELECT r.position, a.id, a.duplicate_of, r.hits FROM ranked r JOIN articles a ON a.id = r.article_id
+            WHERE r.rank <= %(limit)s ORDER BY r.position, r.rank
+            """,
+            {"positions": positions, "keys": keys, "exclude": list(exclude_ids), "per_key": MAX_PER_KEY,
+             "limit": MAX_CANDIDATES},
+        ).fetchall()  # fmt: skip
+    ids = sorted({c.id for c in found})
+    rows = conn.execute("SELECT id, text FROM articles WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
+    texts: dict[int, str] = {int(i): str(t) for i, t in rows}
+    return found, texts
 
 
 def candidates(conn: psycopg.Connection, keys: Sequence[int], exclude_id: int | None) -> list[Candidate]:
@@ -103,9 +163,34 @@ def index_article(conn: psycopg.Connection, article_id: int, band_keys: Sequence
     )
 
 
+def index_articles(conn: psycopg.Connection, band_keys: Mapping[int, Sequence[int]]) -> None:
+    """``index_article`` for several articles (article id -> band keys), in two statements."""
+    if not band_keys:
+        return
+    ids = sorted(band_keys)
+    pairs = ([i for i in ids for _ in band_keys[i]], [k for i in ids for k in band_keys[i]])
+    conn.execute(  # a re-extracted article whose text moved loses its old keys
+        "DELETE FROM dedup_bands b WHERE b.article_id = ANY(%s) AND (b.article_id, b.band_key) NOT IN "
+        "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+        (ids, *pairs),
+    )
+    conn.execute(
+        """
+        INSERT INTO dedup_bands (article_id, band_key)
+        SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ORDER BY 2, 1 ON CONFLICT DO NOTHING
+        """,
+        pairs,
+    )
+
+
 def unindex_article(conn: psycopg.Connection, article_id: int) -> None:
     """Remove an article that turned out to be a duplicate (after re-extraction) from the index."""
-    conn.execute("DELETE FROM dedup_bands WHERE article_id = %s", (article_id,))
+    unindex_articles(conn, [article_id])
+
+
+def unindex_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
+    if article_ids:
+        conn.execute("DELETE FROM dedup_bands WHERE article_id = ANY(%s)", (sorted(article_ids),))
 
 
 def bulk_index(conn: psycopg.Connection, articles: Iterable[tuple[int, Sequence[int]]]) -> int:

@@ -50,24 +50,27 @@ class Item:
 def insert_new_items(
     conn: psycopg.Connection, feed_id: int, entries: Sequence[FeedEntry], sweep_at: datetime
 ) -> list[int]:
-    """Insert entries not seen before (by feed GUID or canonical URL); returns the new ids only."""
-    new_ids: list[int] = []
-    with conn.cursor() as cur:
-        for e in entries:
-            cur.execute(
-                """
-                INSERT INTO items (feed_id, guid, url, canonical_url, entry_title, entry_author,
-                                   entry_published_at, entry_language, sweep_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT DO NOTHING RETURNING id
-                """,
-                (feed_id, e.guid, e.url, e.canonical_url, e.title, e.author, e.published_at, e.language,
-                 sweep_at),
-            )  # fmt: skip
-            row = cur.fetchone()
-            if row is not None:
-                new_ids.append(row[0])
-    return new_ids
+    """Insert entries not seen before (by feed GUID or canonical URL), in one statement; returns the new ids
+    in entry order. An entry listed twice in one document is inserted once."""
+    if not entries:
+        return []
+    rows = conn.execute(
+        """
+        INSERT INTO items (feed_id, guid, url, canonical_url, entry_title, entry_author, entry_published_at,
+                           entry_language, sweep_at)
+        SELECT %(feed)s, e.guid, e.url, e.canonical_url, e.title, e.author, e.published_at, e.language, %(sweep)s
+        FROM unnest(%(guid)s::text[], %(url)s::text[], %(canonical)s::text[], %(title)s::text[], %(author)s::text[],
+                    %(published)s::timestamptz[], %(language)s::text[]) WITH ORDINALITY
+             AS e(guid, url, canonical_url, title, author, published_at, language, n)
+        ORDER BY e.n
+        ON CONFLICT DO NOTHING RETURNING id
+        """,
+        {"feed": feed_id, "sweep": sweep_at, "guid": [e.guid for e in entries], "url": [e.url for e in entries],
+         "canonical": [e.canonical_url for e in entries], "title": [e.title for e in entries],
+         "author": [e.author for e in entries], "published": [e.published_at for e in entries],
+         "language": [e.language for e in entries]},
+    ).fetchall()  # fmt: skip
+    return [int(row[0]) for row in rows]
 
 
 def claim(conn: psycopg.Connection, item_id: int, state: ItemState, sweep_at: datetime) -> Item | None:
@@ -130,6 +133,65 @@ def fail(conn: psycopg.Connection, item_id: int, outcome: str, reason: str) -> N
         WHERE id = %s AND state NOT IN ('published', 'failed')
         """,
         (outcome, reason[:2000], item_id),
+    )
+
+
+def claim_many(conn: psycopg.Connection, item_ids: Sequence[int], state: ItemState, sweep_at: datetime) -> list[Item]:
+    """``claim`` for several items in one statement, in id order; those that moved on are left out."""
+    with conn.cursor(row_factory=class_row(Item)) as cur:
+        return cur.execute(
+            """
+            UPDATE items SET attempts = attempts + 1, sweep_at = %s
+            WHERE id = ANY(%s) AND state = %s RETURNING *
+            """,
+            (sweep_at, list(item_ids), state.value),
+        ).fetchall()
+
+
+def advance_many(
+    conn: psycopg.Connection, item_ids: Sequence[int], from_state: ItemState, to_state: ItemState, sweep_at: datetime
+) -> list[int]:
+    """``advance`` for several items in one statement; returns the ids that moved (others were done already)."""
+    rows = conn.execute(
+        """
+        UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
+                         sweep_at = %s, state_changed_at = now()
+        WHERE id = ANY(%s) AND state = %s RETURNING id
+        """,
+        (to_state.value, sweep_at, sorted(item_ids), from_state.value),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An item that ends failed, with its named outcome and the reason shown to editors and ops."""
+
+    item_id: int
+    outcome: str
+    reason: str
+
+
+def fail_many(conn: psycopg.Connection, failures: Sequence[Failure]) -> None:
+    """``fail`` for several items in one statement."""
+    if not failures:
+        return
+    conn.execute(
+        """
+        UPDATE items i SET failed_from = i.state, state = 'failed', outcome = f.outcome, last_error = f.reason,
+                           state_changed_at = now()
+        FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(id, outcome, reason)
+        WHERE i.id = f.id AND i.state NOT IN ('published', 'failed')
+        """,
+        ([f.item_id for f in failures], [f.outcome for f in failures], [f.reason[:2000] for f in failures]),
+    )
+
+
+def refund_attempts(conn: psycopg.Connection, item_ids: Sequence[int], sweep_at: datetime) -> None:
+    """Give back the attempt ``claim`` counted, for items put back without being worked on."""
+    conn.execute(
+        "UPDATE items SET attempts = greatest(attempts - 1, 0), sweep_at = %s WHERE id = ANY(%s)",
+        (sweep_at, list(item_ids)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,18 +43,34 @@ def save_page(
 
 
 def load_page(conn: psycopg.Connection, item_id: int) -> StoredPage | None:
-    row = conn.execute(
-        "SELECT item_id, final_url, http_status, content_type, html_gzip, fetched_at FROM pages WHERE item_id = %s",
-        (item_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    body = gzip.decompress(row[4]) if row[4] is not None else None
-    return StoredPage(row[0], row[1], row[2], row[3], body, row[5])
+    return load_pages(conn, [item_id]).get(item_id)
+
+
+def load_pages(conn: psycopg.Connection, item_ids: Sequence[int]) -> dict[int, StoredPage]:
+    """The stored pages of several items, by item id, in one statement (items without a page are absent)."""
+    rows = conn.execute(
+        "SELECT item_id, final_url, http_status, content_type, html_gzip, fetched_at FROM pages "
+        "WHERE item_id = ANY(%s)",
+        (list(item_ids),),
+    ).fetchall()
+    return {
+        r[0]: StoredPage(r[0], r[1], r[2], r[3], gzip.decompress(r[4]) if r[4] is not None else None, r[5])
+        for r in rows
+    }
 
 
 def set_charset(conn: psycopg.Connection, item_id: int, charset: str) -> None:
-    conn.execute("UPDATE pages SET charset = %s WHERE item_id = %s", (charset, item_id))
+    set_charsets(conn, {item_id: charset})
+
+
+def set_charsets(conn: psycopg.Connection, charsets: Mapping[int, str]) -> None:
+    """Record how each page was decoded ("utf-8 (header)"), in one statement."""
+    if charsets:
+        conn.execute(
+            "UPDATE pages p SET charset = c.charset FROM unnest(%s::bigint[], %s::text[]) AS c(item_id, charset) "
+            "WHERE p.item_id = c.item_id",
+            (list(charsets), list(charsets.values())),
+        )
 
 
 def prune_raw_html(conn: psycopg.Connection, older_than: datetime) -> int:

@@ -54,8 +54,8 @@ def publish_page(
     with conn.transaction():
         pages.save_page(conn, item_id, final_url=url, status=200, content_type="text/html; charset=utf-8", body=body)
         items.advance(conn, item_id, ItemState.DISCOVERED, ItemState.FETCHED, now)
-    extract_step(conn, item_id, s, now)
-    enrich_step(conn, item_id, s, now)
+    extract_step(conn, [item_id], s, now)
+    enrich_step(conn, [item_id], s, now)
     item = items.get_item(conn, item_id)
     assert item is not None
     if item.state != ItemState.PUBLISHED:

@@ -115,7 +115,11 @@ def _tokens(normalised: str) -> tuple[Mode, list[str]]:
 
 def shingle_text(text: str) -> Shingles:
     """Word 3-shingles, or character 4-shingles for scripts without spaces; a text shorter than k is one."""
-    mode, tokens = _tokens(normalise_text(text))
+    return _shingle_normalised(normalise_text(text))
+
+
+def _shingle_normalised(normalised: str) -> Shingles:
+    mode, tokens = _tokens(normalised)
     k = WORD_K if mode == "words" else CHAR_K
     sep = " " if mode == "words" else ""
     spans = range(max(len(tokens) - k + 1, 1)) if tokens else range(0)
@@ -151,8 +155,9 @@ class Fingerprint:
 
 
 def fingerprint_text(text: str) -> Fingerprint:
-    shingles = shingle_text(text)
-    return Fingerprint(content_hash(text), shingles, sketch_shingles(shingles))
+    normalised = normalise_text(text)  # once, for the hash and the shingles
+    shingles = _shingle_normalised(normalised)
+    return Fingerprint(hashlib.sha256(normalised.encode()).hexdigest(), shingles, sketch_shingles(shingles))
 
 
 def _covered(a: Shingles, other: set[int]) -> int:

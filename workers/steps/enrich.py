@@ -1,34 +1,27 @@
-"""The enrich step: language, duplicates and topics for one extracted article, then publication.
+"""The enrich step: language, duplicates and topics for a batch of articles, then publication.
 
-The three stages are plain modules (workers/stages: language, dedup, topics); this step only loads the
-article, runs them, and writes their results and the publication cursor in one transaction, so a reader
-never sees an article whose enrichment is half done.
+The three stages are plain modules (workers/stages: language, dedup, topics). Their CPU work runs before any
+transaction; then one transaction writes every result and hands out the batch's cursors (workers/steps/
+publish.py), so a reader never sees an article whose enrichment is half done. ``enrich_step`` takes extracted
+items (a separate enrich worker); ``publish_extraction`` takes a batch straight from extraction (a worker
+doing both: drafts, enrichment and publication then share one transaction, and the text is fingerprinted once).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 
 import psycopg
 
-from shared.db import article_topics, articles, dedup_index, items, topics
-from shared.db.items import ItemState
+from shared.db import articles, items, pages, topics
+from shared.db.items import Failure, ItemState
 from shared.errors import Outcome
-from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.stages.dedup import fingerprint_text
-from workers.stages.language import detect_language
-from workers.stages.topics import tag_article
-from workers.steps.duplicates import find_duplicate
-from workers.steps.handoff import Next, give_up
-
-# Serialises the duplicate decision: two copies of one story enriched at the same moment would otherwise
-# each miss the other (neither committed yet) and both become originals. Publication already serialises
-# on the publish_counter row at commit, so this costs little extra.
-DEDUP_LOCK_KEY = 0x6E65_7773_6D69_6C6C  # "newsmill"
+from workers.steps.extract import Extraction
+from workers.steps.handoff import Handoff, exhausted
+from workers.steps.publish import Published, ToPublish, enrich_text, publish
 
 
 class TopicCache:
@@ -52,49 +45,71 @@ class TopicCache:
 TOPICS = TopicCache()
 
 
-def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datetime) -> Next:
-    """Enrich an extracted item's article and publish it; the item moves to ``published``."""
-    sweep_at = now + timedelta(seconds=s.stuck_after)
-    item = items.claim(conn, item_id, ItemState.EXTRACTED, sweep_at)
-    if item is None:
-        return Next(outcome="skipped")
-    if give_up(conn, item, s, Outcome.ENRICH_FAILED):
-        return Next(outcome=Outcome.ENRICH_FAILED.value)
-    article = articles.get_article_by_item(conn, item.id)
-    if article is None:
-        items.fail(conn, item.id, Outcome.EMPTY.value, "article row missing at enrichment")
-        return Next(outcome=Outcome.EMPTY.value)
-    # The CPU work happens before the transaction, so locks are held only for the writes.
-    language = detect_language(
-        article.text, page_hint=article.page_language, feed_hint=item.entry_language,
-        prefix_chars=s.language_prefix_chars, min_chars=s.language_min_chars,
-    )  # fmt: skip
-    fingerprint = fingerprint_text(article.text)
+def _count(handoff: Handoff, published: Published) -> None:
+    duplicates = sum(published.duplicates)
+    handoff.count("duplicate", duplicates)
+    handoff.count("published", len(published.duplicates) - duplicates)
+
+
+def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: datetime) -> Handoff:
+    """Enrich a freshly extracted batch and publish it, drafts included, in one transaction."""
     rules = TOPICS.current(conn)
-    ids_by_slug = {topic.slug: topic_id for topic_id, topic in rules}
-    matches = tag_article([topic for _, topic in rules], article.title, article.text, language.language)
-    tags = [article_topics.NewTag(article.id, ids_by_slug[m.slug], m.score, m.matched_terms_json()) for m in matches]
-    asked = time.perf_counter()
+    enriched = [
+        enrich_text(e.draft.title, e.draft.text, page_language=e.draft.page_language,
+                    entry_language=e.item.entry_language, rules=[t for _, t in rules], s=s, fingerprint=e.fingerprint)
+        for e in x.done
+    ]  # fmt: skip
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
-        locked = time.perf_counter()
-        match = find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
-        if match is None:
-            dedup_index.index_article(conn, article.id, fingerprint.sketch.band_keys)
-        else:  # only originals are indexed (see shared/db/dedup_index.py)
-            dedup_index.unindex_article(conn, article.id)
-        article_topics.replace_tags(conn, [article.id], tags)
-        articles.save_enrichment(conn, article.id, articles.Enrichment(
-            language=language.language, language_probability=language.probability,
-            language_source=language.source, duplicate_of=match.original_id if match else None,
-            similarity=match.similarity if match else None,
-        ))  # fmt: skip
-        moved = items.advance(conn, item.id, ItemState.EXTRACTED, ItemState.PUBLISHED, sweep_at)
-        if not moved:  # another delivery published it meanwhile: undo ours, keep theirs
-            raise psycopg.Rollback
-        articles.bump_cursor(conn, [article.id])  # last: holds the counter lock until commit
-    PUBLISH_LOCK_SECONDS.labels("wait").observe(locked - asked)
-    PUBLISH_LOCK_SECONDS.labels("hold").observe(time.perf_counter() - locked)  # until commit (or rollback)
-    if not moved:
-        return Next(outcome="skipped")
-    return Next(outcome="duplicate" if match else "published")
+        items.fail_many(conn, x.failures)
+        moved = set(items.advance_many(conn, [e.item.id for e in x.done], ItemState.FETCHED, ItemState.PUBLISHED,
+                                       now + timedelta(seconds=s.stuck_after)))  # fmt: skip
+        kept = [(e, en) for e, en in zip(x.done, enriched, strict=True) if e.item.id in moved]
+        article_ids = articles.upsert_drafts(conn, [e.draft for e, _ in kept])
+        pages.set_charsets(conn, {e.item.id: e.charset for e, _ in kept})
+        batch = [ToPublish(article_ids[e.item.id], en) for e, en in kept]
+        published = publish(conn, batch, {t.slug: topic_id for topic_id, t in rules}, s)
+    published.observe_lock()
+    x.handoff.count("skipped", len(x.done) - len(kept))
+    _count(x.handoff, published)
+    return x.handoff
+
+
+def enrich_step(conn: psycopg.Connection, item_ids: list[int], s: Settings, now: datetime) -> Handoff:
+    """Enrich extracted items' articles and publish them; the items move to ``published``."""
+    sweep_at = now + timedelta(seconds=s.stuck_after)
+    handoff = Handoff()
+    claimed = items.claim_many(conn, item_ids, ItemState.EXTRACTED, sweep_at)
+    handoff.count("skipped", len(set(item_ids)) - len(claimed))
+    stored = articles.get_articles_by_items(conn, [item.id for item in claimed])
+    failures, todo = [], []
+    for item in claimed:
+        if failure := exhausted(item, s, Outcome.ENRICH_FAILED):
+            failures.append(failure)
+        elif item.id not in stored:
+            failures.append(Failure(item.id, Outcome.EMPTY.value, "article row missing at enrichment"))
+        else:
+            todo.append((item, stored[item.id]))
+    rules = TOPICS.current(conn)
+    enriched = [
+        enrich_text(
+            a.title,
+            a.text,
+            page_language=a.page_language,
+            entry_language=item.entry_language,
+            rules=[t for _, t in rules],
+            s=s,
+        )
+        for item, a in todo
+    ]
+    with conn.transaction():
+        items.fail_many(conn, failures)
+        moved = set(items.advance_many(conn, [item.id for item, _ in todo], ItemState.EXTRACTED,
+                                       ItemState.PUBLISHED, sweep_at))  # fmt: skip
+        batch = [ToPublish(a.id, en) for (item, a), en in zip(todo, enriched, strict=True) if item.id in moved]
+        published = publish(conn, batch, {t.slug: topic_id for topic_id, t in rules}, s)
+    published.observe_lock()
+    for failure in failures:
+        handoff.count(failure.outcome, 1)
+    handoff.count("skipped", len(todo) - len(batch))
+    _count(handoff, published)
+    return handoff

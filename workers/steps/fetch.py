@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import psycopg
@@ -12,13 +12,29 @@ from shared.db.items import ItemState
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_client import FetchResult
 from shared.settings import Settings
-from workers.steps.handoff import Next, defer_transient, give_up
+from workers.steps.handoff import Handoff, Next, defer_transient, give_up
 
 ArticleFetcher = Callable[[str], FetchResult]
 
 
-def fetch_step(conn: psycopg.Connection, item_id: int, fetcher: ArticleFetcher, s: Settings, now: datetime) -> Next:
-    """Fetch an item's page and keep the raw body; the item moves to ``fetched``."""
+def fetch_step(
+    conn: psycopg.Connection,
+    item_ids: Sequence[int],
+    fetcher: ArticleFetcher,
+    s: Settings,
+    clock: Callable[[], datetime],
+) -> Handoff:
+    """Fetch several items' pages one after the other (one message for a feed's new entries, not one each);
+    ``clock`` is read for each item, since a batch of slow pages takes a while."""
+    handoff = Handoff()
+    for item_id in item_ids:
+        handoff.add(fetch_one(conn, item_id, fetcher, s, clock()))
+    return handoff
+
+
+def fetch_one(conn: psycopg.Connection, item_id: int, fetcher: ArticleFetcher, s: Settings, now: datetime) -> Next:
+    """Fetch an item's page and keep the raw body; the item moves to ``fetched``. Each page is stored as
+    soon as it is fetched: a batch may take a while, and a claimed item must not outlive its sweep time."""
     item = items.claim(conn, item_id, ItemState.DISCOVERED, now + timedelta(seconds=s.stuck_after))
     if item is None:
         return Next(outcome="skipped")

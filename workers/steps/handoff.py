@@ -6,6 +6,7 @@ and tests can run the whole pipeline by calling the step functions.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,19 +33,48 @@ class Next:
     outcome: str = "ok"  # what happened, for metrics ("skipped": another delivery had done it)
 
 
+@dataclass
+class Handoff:
+    """What a step over a batch of items hands on, gathered item by item (``add``)."""
+
+    forward: list[int] = field(default_factory=list)  # to the next stage
+    retries: dict[float, list[int]] = field(default_factory=dict)  # countdown -> ids, back to this stage
+    alone: list[int] = field(default_factory=list)  # back to this stage, one message each (see extract)
+    outcomes: Counter[str] = field(default_factory=Counter)  # per item, for metrics
+
+    def add(self, step: Next) -> None:
+        if step.again:
+            if step.ids:
+                self.retries.setdefault(step.countdown or 0.0, []).extend(step.ids)
+        else:
+            self.forward.extend(step.ids)
+        self.count(step.outcome)
+
+    def count(self, outcome: str, items: int = 1) -> None:
+        if items > 0:
+            self.outcomes[outcome] += items
+
+
 def retry_delay(attempts: int, retry_after: float | None, base: float) -> float:
     """Backoff for a transient item failure: the server's hint, else ``base`` doubling, capped at an hour."""
     return min(max(retry_after or 0.0, exponential(attempts, base, MAX_RETRY_DELAY)), MAX_RETRY_DELAY)
 
 
-def give_up(conn: psycopg.Connection, item: items.Item, s: Settings, outcome: Outcome) -> bool:
+def exhausted(item: items.Item, s: Settings, outcome: Outcome) -> items.Failure | None:
     """An item claimed more often than allowed was killed mid-task each time (time or memory limit,
-    a crash): end it instead of letting it take workers down forever."""
+    a crash): its failure, to end it instead of letting it take workers down forever; else None."""
     if item.attempts <= s.max_attempts:
-        return False
+        return None
     last = f" (last: {item.outcome}: {item.last_error})" if item.last_error else ""
-    items.fail(conn, item.id, outcome.value, f"gave up after {item.attempts - 1} attempts{last}")
-    return True
+    return items.Failure(item.id, outcome.value, f"gave up after {item.attempts - 1} attempts{last}")
+
+
+def give_up(conn: psycopg.Connection, item: items.Item, s: Settings, outcome: Outcome) -> bool:
+    """``exhausted``, recorded at once; True when the item was ended."""
+    failure = exhausted(item, s, outcome)
+    if failure is not None:
+        items.fail_many(conn, [failure])
+    return failure is not None
 
 
 def defer_transient(
