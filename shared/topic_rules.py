@@ -5,10 +5,11 @@ Shared vocabulary: the API and the CLI validate editors' YAML with it, the topic
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -17,21 +18,39 @@ from shared.languages import normalise_languages
 
 # Apostrophes and hyphens come in many code points; one of each keeps terms and text comparable
 # ("l’Ukraine", "l'Ukraine"; "nord‑coréens", "nord-coréens").
-_APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
-_HYPHENS = dict.fromkeys(map(ord, "‐‑‒–—−"), "-")
-_WORD_SEP = r"[\s\-']+"  # between the words of a phrase: spaces, hyphens, elisions
+# (Regular expressions, not str.translate: translate looks every character of a long text up in a dict.)
+_APOSTROPHES = re.compile("[’‘ʼ`´]")
+_HYPHENS = re.compile("[‐‑‒–—−]")
+_SEPARATORS = re.compile(r"[\s\-']+")  # between the words of a phrase: spaces, hyphens, elisions
 _TERM_CHARS = re.compile(r"^[\w\s\-'&.+*]+$")  # letters, digits, phrase and elision marks, "s&p", "c++", "u.s."
 _MIN_PREFIX = 3  # "a*" would match half the dictionary
-WORD = re.compile(r"\w+")
+
+
+@functools.cache
+def _combining_marks() -> re.Pattern[str]:
+    """Every code point with a nonzero combining class (what NFKD detaches from a letter), as one class."""
+    marks = [c for c in range(0x300, 0x30000) if unicodedata.combining(chr(c))]
+    ranges: list[tuple[int, int]] = []
+    for c in marks:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]+")
 
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded (Cyrillic too)."""
     if text.isascii():  # NFKD leaves ASCII as it is, and it has no marks to drop nor quotes to unify
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text).translate(_APOSTROPHES).translate(_HYPHENS)
-    # No code point below U+0300 is a combining mark: the comparison spares most characters the lookup.
-    return "".join(c for c in decomposed if c < "\u0300" or not unicodedata.combining(c)).casefold()
+    decomposed = _HYPHENS.sub("-", _APOSTROPHES.sub("'", unicodedata.normalize("NFKD", text)))
+    return _combining_marks().sub("", decomposed).casefold()
+
+
+def searchable(text: str) -> str:
+    """The form terms are looked for in: folded, and every run of spaces, hyphens and apostrophes one space,
+    so "nord-coréens", "nord coréens" and "l’Ukraine" / "l Ukraine" read alike."""
+    return _SEPARATORS.sub(" ", fold(text))
 
 
 def term_key(term: str) -> str:
@@ -39,38 +58,54 @@ def term_key(term: str) -> str:
     return " ".join(w for w in re.split(r"[\s\-]+", fold(term)) if w)
 
 
-def compile_term(term: str) -> re.Pattern[str]:
-    """A whole-word pattern over folded text; ``*`` ends a word as a prefix wildcard, nowhere else."""
-    words = term_key(term).split()
-    if not words or not _TERM_CHARS.match(term.translate(_APOSTROPHES).translate(_HYPHENS)):
+@dataclass(frozen=True)
+class Term:
+    """How a term is found in ``searchable`` text: ``search`` is what the automaton looks for (its words up
+    to the first '*', joined by one space); ``prefix``: the found text may go on with letters (the '*');
+    ``pattern`` checks the rest where a '*' ends an earlier word ("ministr* des affaires")."""
+
+    search: str
+    prefix: bool
+    pattern: re.Pattern[str] | None = None
+
+
+def compile_term(term: str) -> Term:
+    """A term's whole-word form; ``*`` ends a word as a prefix wildcard, nowhere else. ValueError names a bad
+    term (characters rules do not allow, a misplaced '*', a wildcard with too short a stem)."""
+    words = [w for w in _SEPARATORS.split(fold(term)) if w]
+    if not words or not _TERM_CHARS.match(_HYPHENS.sub("-", _APOSTROPHES.sub("'", term))):
         raise ValueError(f"term {term!r} is empty or has characters rules do not allow")
-    parts = []
-    for word in words:
-        stem = word.removesuffix("*")
+    stems = [word.removesuffix("*") for word in words]
+    for word, stem in zip(words, stems, strict=True):
         if "*" in stem or not stem:
             raise ValueError(f"term {term!r}: '*' may only end a word")
         if stem != word and len(words) == 1 and len(stem) < _MIN_PREFIX:
             raise ValueError(f"term {term!r}: a wildcard needs at least {_MIN_PREFIX} letters before it")
-        parts.append(re.escape(stem) + (r"\w*" if stem != word else ""))
-    # Lookarounds, not \b: a term may start or end with a non-word character ("s&p", "c++").
-    return re.compile(r"(?<!\w)" + _WORD_SEP.join(parts) + r"(?!\w)")
+    wild = [i for i, (word, stem) in enumerate(zip(words, stems, strict=True)) if word != stem]
+    if not wild:
+        return Term(" ".join(words), prefix=False)
+    first = wild[0]
+    if first == len(words) - 1:
+        return Term(" ".join(stems), prefix=True)
+    rest = " ".join(re.escape(stem) + (r"\w*" if i in wild else "") for i, stem in enumerate(stems))
+    # Lookahead, not \b: a term may end with a non-word character ("c++").
+    return Term(" ".join(stems[: first + 1]), prefix=True, pattern=re.compile(rest + r"(?!\w)"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # cached_property needs a __dict__: no slots
 class CompiledRules:
     """A topic's terms by key (term_key): "invasión" listed for Spanish and "invasion" for English are one."""
 
-    patterns: dict[str, re.Pattern[str]]
-    needles: dict[str, str]  # the first word of each term, without '*': a cheap substring test first
+    terms: dict[str, Term]
     spelling: dict[str, str]  # key -> first spelling, shown to editors
     any_: tuple[str, ...]
     all_: tuple[tuple[str, ...], ...]
     exclude: tuple[str, ...]
-    # Keys whose first word is a plain word (no "&", "+", "."): the pattern can only match where that word
-    # stands whole (or, with a wildcard, begins a word), so looking it up in the text's words replaces a
-    # substring scan of the whole text.
-    whole_word: set[str] = field(default_factory=set)
-    prefix_word: set[str] = field(default_factory=set)
+
+    @functools.cached_property
+    def needed(self) -> frozenset[str]:
+        """Keys of which one must occur for the topic to tag anything (its 'any' terms, else its 'all' ones)."""
+        return frozenset(self.any_ or (k for group in self.all_ for k in group))
 
 
 class Topic(BaseModel):
@@ -105,16 +140,11 @@ class Topic(BaseModel):
         groups = [_alternatives(g) for g in self.all_]
         if not all(groups):
             raise ValueError(f"topic {self.slug!r}: an 'all' entry is an empty list")
-        c = CompiledRules({}, {}, {}, _keys(self.any_), tuple(_keys(g) for g in groups), _keys(self.exclude))
+        c = CompiledRules({}, {}, _keys(self.any_), tuple(_keys(g) for g in groups), _keys(self.exclude))
         for term in [*self.any_, *self.exclude, *(t for g in groups for t in g)]:
             key = term_key(term)
-            if key not in c.patterns:  # the first spelling is the one editors see
-                c.patterns[key], c.spelling[key] = compile_term(term), term
-                c.needles[key] = key.split()[0].removesuffix("*")
-                if WORD.fullmatch(key.split()[0]):
-                    c.whole_word.add(key)
-                elif WORD.fullmatch(c.needles[key]) and key.split()[0].endswith("*"):
-                    c.prefix_word.add(key)
+            if key not in c.terms:  # the first spelling is the one editors see
+                c.terms[key], c.spelling[key] = compile_term(term), term
         self._compiled = c
         return self
 

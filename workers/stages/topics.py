@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import bisect
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ahocorasick
+
 from shared.languages import UNDETERMINED, normalise_language
-from shared.topic_rules import WORD, Topic, fold
+from shared.topic_rules import Term, Topic, searchable
 
 
 @dataclass(frozen=True)
@@ -56,44 +58,69 @@ class TopicMatch:
         return [hit.to_json() for hit in self.terms]
 
 
-@dataclass(frozen=True)
-class Words:
-    """The distinct words of a folded title and text, computed once per article for every topic."""
+class TermIndex:
+    """Every term of a set of topics in one Aho-Corasick automaton: a text is scanned once, whatever the
+    number of topics and terms, and only where a term occurs is anything checked (word boundaries, the rest
+    of a phrase after an inner '*')."""
 
-    distinct: frozenset[str]
-    ordered: list[str]  # the same, sorted: the words starting with a prefix are found by bisection
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        found: dict[str, dict[str, Term]] = {}
+        for topic in topics:
+            for key, term in topic.compiled.terms.items():
+                found.setdefault(term.search, {})[key] = term
+        self._automaton: ahocorasick.Automaton | None = None
+        if found:
+            self._automaton = ahocorasick.Automaton()
+            for search, terms in found.items():
+                self._automaton.add_word(search, (len(search), tuple(terms.items())))
+            self._automaton.make_automaton()
 
-    @classmethod
-    def of(cls, folded_title: str, folded_body: str) -> Words:
-        distinct = frozenset(WORD.findall(folded_title)) | frozenset(WORD.findall(folded_body))
-        return cls(distinct, sorted(distinct))
+    def counts(self, text: str) -> Counter[str]:
+        """How often each term key occurs as whole words in ``text`` (a ``searchable`` text)."""
+        counts: Counter[str] = Counter()
+        if self._automaton is None:
+            return counts
+        for end, (length, terms) in self._automaton.iter(text):
+            start = end - length + 1
+            if start > 0 and _is_word(text[start - 1]):
+                continue
+            ends_word = end + 1 >= len(text) or not _is_word(text[end + 1])
+            for key, term in terms:
+                if term.pattern.match(text, start) if term.pattern is not None else term.prefix or ends_word:
+                    counts[key] += 1
+        return counts
 
-    def has_prefix(self, prefix: str) -> bool:
-        i = bisect.bisect_left(self.ordered, prefix)
-        return i < len(self.ordered) and self.ordered[i].startswith(prefix)
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what the rules' \w means
 
 
-def _evaluate_folded(
-    topic: Topic, title: str, body: str, language: str | None, words: Words | None = None
-) -> Evaluation:
+_INDEX: tuple[tuple[Topic, ...], TermIndex] | None = None
+
+
+def term_index(topics: Sequence[Topic]) -> TermIndex:
+    """The index of ``topics``, built once for the same topic objects (workers reuse theirs until an editor
+    changes a rule)."""
+    global _INDEX  # noqa: PLW0603 - one cached index per process
+    cached = _INDEX
+    if (
+        cached is not None
+        and len(cached[0]) == len(topics)
+        and all(a is b for a, b in zip(cached[0], topics, strict=True))
+    ):
+        return cached[1]
+    index = TermIndex(topics)
+    _INDEX = (tuple(topics), index)
+    return index
+
+
+def _evaluate(topic: Topic, title: Counter[str], body: Counter[str], language: str | None) -> Evaluation:
     c = topic.compiled
-
-    def absent(key: str) -> bool:
-        # Most terms are absent from most articles; a word lookup (or else `in`) is far cheaper than a regex
-        # scan. Each test only rules out: a term that passes is still matched by its pattern below.
-        if words is not None:
-            if key in c.whole_word:
-                return c.needles[key] not in words.distinct
-            if key in c.prefix_word:
-                return not words.has_prefix(c.needles[key])
-        return c.needles[key] not in title and c.needles[key] not in body
 
     def hits(keys: Iterable[str]) -> dict[str, TermHit]:
         found = {}
         for key in keys:
-            if absent(key):
-                continue
-            in_title, in_body = len(c.patterns[key].findall(title)), len(c.patterns[key].findall(body))
+            in_title, in_body = title.get(key, 0), body.get(key, 0)
             if in_title or in_body:
                 # A headline hit counts once; body repetition is capped so a long article cannot score by
                 # repeating one word: past the cap only more distinct terms (or a title hit) add points.
@@ -124,7 +151,8 @@ def _evaluate_folded(
 
 def evaluate(topic: Topic, title: str | None, text: str, language: str | None) -> Evaluation:
     """Every term of ``topic`` checked against an article, with the reason when it is not tagged."""
-    return _evaluate_folded(topic, fold(title or ""), fold(text), language)
+    index = TermIndex([topic])
+    return _evaluate(topic, index.counts(searchable(title or "")), index.counts(searchable(text)), language)
 
 
 def match_topic(topic: Topic, title: str | None, text: str, language: str | None) -> TopicMatch | None:
@@ -134,12 +162,16 @@ def match_topic(topic: Topic, title: str | None, text: str, language: str | None
 
 
 def tag_article(topics: Sequence[Topic], title: str | None, text: str, language: str | None) -> list[TopicMatch]:
-    """All tags of an article, best score first (the text is folded once for every topic)."""
-    folded_title, folded_text = fold(title or ""), fold(text)
-    words = Words.of(folded_title, folded_text)
+    """All tags of an article, best score first: the title and the text are each scanned once, for every
+    topic's terms at the same time."""
+    index = term_index(topics)
+    title_counts, body_counts = index.counts(searchable(title or "")), index.counts(searchable(text))
+    present = title_counts.keys() | body_counts.keys()
     tags = []
     for topic in topics:
-        ev = _evaluate_folded(topic, folded_title, folded_text, language, words)
+        if present.isdisjoint(topic.compiled.needed):
+            continue  # none of the terms it needs: not tagged, whatever else it says
+        ev = _evaluate(topic, title_counts, body_counts, language)
         if ev.tagged:
             tags.append(TopicMatch(ev.slug, ev.score, ev.hits))
     return sorted(tags, key=lambda m: (-m.score, m.slug))
