@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
@@ -24,13 +22,13 @@ from workers.app import ROUTES, app
 from workers.steps.enrich import enrich_step
 from workers.steps.extract import extract_step
 from workers.steps.fetch import fetch_step
-from workers.steps.handoff import Next
+from workers.steps.handoff import INFRASTRUCTURE, Next
 from workers.steps.poll import poll_step
 
 log = logging.getLogger(__name__)
 # Infrastructure hiccups (database or broker briefly away) are retried by Celery with backoff; everything
 # about the input itself is recorded on the item by the steps.
-INFRA_ERRORS = (psycopg.OperationalError, redis.ConnectionError, BrokerError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (*INFRASTRUCTURE, BrokerError)
 RETRY = {"autoretry_for": INFRA_ERRORS, "retry_backoff": 2, "retry_backoff_max": 300, "max_retries": 30}
 
 
