@@ -37,7 +37,8 @@ class Remaining:
 
     def waiting_line(self, now: datetime) -> str:
         """What is left when nothing is pending, said exactly (empty when nothing is)."""
-        parts = [f"{n} {what}" for n, what in ((self.items.waiting, "items"), (self.feeds.waiting, "feeds")) if n]
+        counts = ((self.items.waiting, "item"), (self.feeds.waiting, "feed"))
+        parts = [f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts if n]
         last = max((t for t in (self.items.last_retry_at, self.feeds.last_due_at) if t), default=None)
         if not parts or last is None:
             return ""

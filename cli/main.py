@@ -128,5 +128,5 @@ def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
         raise typer.Exit(1)
     if until_idle and left is not None and left.waiting:
         # Never "idle" with work left: say what waits, and exit with a status of its own.
-        console.print(left.waiting_line(datetime.now(UTC)), highlight=False)
+        console.print(left.waiting_line(datetime.now(UTC)), highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_WAITING)

@@ -3,10 +3,14 @@ year, validators that cannot be sent back, conditional feeds, and the files a us
 
 from __future__ import annotations
 
+import threading
+
+from tests.support.articles import article_html
 from tests.support.hostile_server import HostileServer, respond
-from tests.support.http_server import LocalSite, RequestHandler
+from tests.support.http_server import LocalSite, RequestHandler, Response
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 # Retry-After values seen from real and hostile servers; what each must become is in the tests.
 RETRY_AFTER_BOMBS: dict[str, str] = {
@@ -111,3 +115,45 @@ def hostile_opml() -> bytes:
     ]
     body = "".join(f'<outline {attrs} text="{what}"/>' for attrs, what in outlines)
     return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{body}</body></opml>'.encode()
+
+
+def _story(n: int) -> bytes:
+    towns = ["Arden", "Belmont", "Corran", "Dunmore", "Eskdale", "Fenwick", "Glenrock", "Harlow"]
+    town = towns[n % len(towns)]
+    paragraphs = [
+        f"Report {n}: the council of {town} voted on plan number {n * 37} for the river bank late on Tuesday.",
+        f"Residents of {town} asked for {n + 3} new crossings and a ferry timetable that suits early workers.",
+        f"The vote in {town} ends a debate that began {n + 2} years ago, the mayor told reporters afterwards.",
+    ]
+    return article_html(f"{town} council vote {n}", paragraphs).encode()
+
+
+def busy_news_site(site: LocalSite, stories: int, *, limited: str | None = None) -> str:
+    """A feed of ``stories`` articles on the site's host (127.0.0.1), all fetched through its host limiter;
+    with ``limited`` (a base URL of the same server under another host name, e.g. http://localhost:PORT),
+    one more article there answers 429 with a Retry-After of an hour. Returns the feed's URL."""
+    links = []
+    for n in range(stories):
+        links.append((f"Story {n}", site.add(f"/story/{n}.html", Response(_story(n), 200, HTML))))
+    if limited is not None:
+        site.add("/limited.html", Response(b"come back later", 429, {"Retry-After": "3600"}))
+        links.append(("Limited", f"{limited}/limited.html"))
+    return site.add("/busy.xml", Response(rss(links), 200, {"Content-Type": RSS_TYPE}))
+
+
+def held_news_site(site: LocalSite, release: threading.Event) -> tuple[str, str]:
+    """A feed of three articles, one of which is held until ``release`` is set (a fetch stays in flight).
+    Returns (feed URL, path of the held page)."""
+
+    def held(request: RequestHandler) -> None:
+        release.wait(timeout=600)
+        body = _story(99)
+        request.send_response(200)
+        request.send_header("Content-Type", HTML["Content-Type"])
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    links = [(f"Story {n}", site.add(f"/story/{n}.html", Response(_story(n), 200, HTML))) for n in range(2)]
+    links.append(("Held", site.add("/held.html", held)))
+    return site.add("/held.xml", Response(rss(links), 200, {"Content-Type": RSS_TYPE})), "/held.html"
