@@ -111,7 +111,8 @@ def hostile_opml() -> bytes:
         ('xmlUrl="http://news.example:99999/feed"', "bad port"),
         ('xmlUrl="http:///no-host"', "no host"),
         ('xmlUrl="http://news.example/a feed"', "space"),
-        ('title="no url at all"', "no xmlUrl"),
+        ('type="rss" title="no url at all"', "no xmlUrl"),
+        ('title="a folder"', "not a feed: not reported"),
     ]
     body = "".join(f'<outline {attrs} text="{what}"/>' for attrs, what in outlines)
     return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{body}</body></opml>'.encode()
