@@ -175,7 +175,8 @@ def count_unpolled(
     row = conn.execute(
         """
         WITH unpolled AS (
-            SELECT last_outcome = %(busy)s AND next_poll_at > %(soon)s AS later, next_poll_at FROM feeds
+            SELECT coalesce(last_outcome = %(busy)s AND next_poll_at > %(soon)s, false) AS later, next_poll_at
+            FROM feeds
             WHERE id = ANY(%(ids)s) AND (last_polled_at IS NULL OR last_polled_at < %(since)s)
         )
         SELECT count(*) FILTER (WHERE NOT later), count(*) FILTER (WHERE later),
