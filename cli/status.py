@@ -112,7 +112,8 @@ def _print_supervisors(reports: list[dict[str, Any]]) -> None:
             state = "given up" if c.get("given_up") else "running" if c.get("running") else "restarting"
             restarts = f", {c['restarts']} restarts (last exit {c['last_exit_code']})" if c.get("restarts") else ""
             children.append(f"{name} {state}{restarts}")
-        console.print(f"newsmill run on {r.get('host')} (pid {r.get('pid')}): {'; '.join(children)}", highlight=False)
+        line = f"newsmill run on {r.get('host')} (pid {r.get('pid')}): {'; '.join(children)}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _check_beat(s: Settings) -> None:

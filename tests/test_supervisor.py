@@ -150,3 +150,19 @@ def test_run_embedded_starts_migrates_and_stops_its_own_servers(tmp_path: Path) 
         assert pending_migrations(pg.start()) == []
     finally:
         pg.stop()
+
+
+def test_status_shows_each_supervisor_and_the_restarts_of_its_children() -> None:
+    from cli.status import _print_supervisors, console  # noqa: PLC0415 - the status command's own printer
+
+    report = {"host": "ingest-1", "pid": 42, "children": {
+        "beat": {"running": True, "restarts": 0, "last_exit_code": None, "given_up": False},
+        "worker-io": {"running": True, "restarts": 2, "last_exit_code": -9, "given_up": False},
+        "worker-cpu": {"running": False, "restarts": 5, "last_exit_code": 1, "given_up": True},
+    }}  # fmt: skip
+    with console.capture() as captured:
+        _print_supervisors([report])
+    assert captured.get() == (
+        "newsmill run on ingest-1 (pid 42): beat running; worker-io running, 2 restarts (last exit -9); "
+        "worker-cpu given up, 5 restarts (last exit 1)\n"
+    )

@@ -6,3 +6,7 @@
 -- depends: 0007_stats_indexes
 
 ALTER TABLE items ADD COLUMN retry_at timestamptz;
+
+-- Items already waiting out a backoff when this runs come back at their sweep time (at the latest).
+UPDATE items SET retry_at = sweep_at
+WHERE state NOT IN ('published', 'failed') AND outcome IS NOT NULL AND outcome <> 'ok' AND sweep_at > now();
