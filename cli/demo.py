@@ -8,7 +8,7 @@ import signal
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -17,8 +17,9 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from cli.idle import remaining
 from cli.supervisor import Supervisor, fleet
-from shared.db import feeds, items, topics
+from shared.db import feeds, topics
 from shared.db.connection import apply_migrations, connect
 from shared.settings import get_settings
 from shared.topic_rules import parse_topics
@@ -92,7 +93,7 @@ def register(database_url: str, site: Site, base_url: str, phase: int) -> list[i
         for feed in site.feeds():
             if feed.phase == phase:
                 row, _ = feeds.add_feed(conn, base_url + feed.path)
-                if row.next_poll_at <= datetime.now(UTC):
+                if feeds.is_due(row, datetime.now(UTC)):
                     due.append(row.id)
     return due
 
@@ -110,12 +111,11 @@ def wait_for_phase(
                 stop.check()
                 now = datetime.now(UTC)
                 live.update(progress_table(read_progress(conn), phase))
-                idle = (feeds.count_not_polled_since(conn, due, started) == 0
-                        and items.count_in_flight(conn, now, timedelta(seconds=60)) == 0)  # fmt: skip
-                if idle:
+                if remaining(conn, due, started, now).pending == 0:
                     return True
-                if sup.dead() or time.monotonic() > deadline:
-                    console.print(f"[red]gave up: children down {sup.dead()}[/]" if sup.dead() else "[red]timed out[/]")
+                failed = sup.watch()  # restarts a child that died; gives up on one that keeps dying
+                if failed or time.monotonic() > deadline:
+                    console.print(f"[red]gave up: {', '.join(failed)} kept dying[/]" if failed else "[red]timed out[/]")
                     return False
                 time.sleep(0.5)
 
@@ -214,8 +214,8 @@ def _run(
     if exit_when_done:
         return
     console.print("serving the demo site and the API; Ctrl-C stops everything")
-    while not sup.dead():
+    while not sup.watch():
         stop.check()
         time.sleep(0.5)
-    console.print(f"[red]a child process stopped: {sup.dead()}[/]")
+    console.print(f"[red]gave up: {', '.join(sup.failed)} kept dying (see {log})[/]")
     result.report_ok = False

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.inputs import InputTooLargeError, read_capped
 from shared.encoding import decode_html
 from shared.errors import StageError
 from shared.settings import get_settings
@@ -37,7 +38,12 @@ def _load(source: str) -> tuple[str, str]:
     if not path.is_file():
         err.print(f"[red]not a URL nor a readable file: {source}[/]")
         raise typer.Exit(2)
-    return decode_html(path.read_bytes(), None).text, path.resolve().as_uri()
+    try:  # the same cap as a fetched page: a 1 GB file took all the memory
+        body = read_capped(path, get_settings().max_response_bytes)
+    except InputTooLargeError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    return decode_html(body, None).text, path.resolve().as_uri()
 
 
 def _as_json(page: ExtractedPage, url: str, canonical: str | None) -> dict[str, Any]:

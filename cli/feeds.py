@@ -8,42 +8,57 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.inputs import read_capped
 from shared.db import feeds
 from shared.db.connection import connect
-from shared.opml import feed_urls_from_opml
+from shared.opml import feeds_from_opml
 from shared.settings import get_settings
+from shared.urls import checked_feed_url
 
 app = typer.Typer(help="Manage the source feeds newsmill polls.", no_args_is_help=True)
 console = Console()
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _validate(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"{url!r} is not an http(s) URL")
-    return url
+def _shown(value: str, limit: int = 100) -> str:
+    """A user's value in an error line: quoted so control characters show, and cut if very long."""
+    return repr(value[:limit]) + (f"… ({len(value):,} characters)" if len(value) > limit else "")
 
 
 @app.command("add")
 def add(urls: list[str] = typer.Argument(..., help="Feed URLs (RSS or Atom).")) -> None:
-    """Add feeds; they are polled at the next dispatcher tick."""
+    """Add feeds; they are polled at the next dispatcher tick. One bad URL and none is added (exit 2)."""
+    checked, bad = [], False
+    for url in urls:
+        try:
+            checked.append(checked_feed_url(url))
+        except ValueError as exc:
+            err.print(f"error: {_shown(url)}: {exc}", markup=False)
+            bad = True
+    if bad:
+        raise typer.Exit(2)
     with connect(get_settings().database_url, autocommit=True) as conn:
-        for url in urls:
-            feed, created = feeds.add_feed(conn, _validate(url))
+        for url in checked:
+            feed, created = feeds.add_feed(conn, url)
             console.print(f"{'added' if created else 'already present'}: [bold]{feed.id}[/] {feed.url}")
 
 
 @app.command("import")
 def import_opml(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="An OPML file.")) -> None:
-    """Add every feed listed in an OPML file (feeds already present are left as they are)."""
+    """Add every feed listed in an OPML file (feeds already present are left as they are); entries that
+    cannot be feeds (not http(s), malformed) are listed as skipped."""
     try:
-        urls = feed_urls_from_opml(path.read_bytes())
+        found = feeds_from_opml(read_capped(path, get_settings().max_response_bytes))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    for value, why in found.skipped:
+        err.print(f"skipped: {_shown(value)}: {why}", markup=False)
     added = 0
     with connect(get_settings().database_url, autocommit=True) as conn:
-        for url in urls:
+        for url in found.urls:
             added += feeds.add_feed(conn, url)[1]
-    console.print(f"{len(urls)} feeds in {path.name}: {added} added, {len(urls) - added} already present")
+    console.print(f"{len(found.urls)} feeds in {path.name}: {added} added, {len(found.urls) - added} already present, "
+                  f"{len(found.skipped)} entries skipped")  # fmt: skip
 
 
 @app.command("list")

@@ -6,7 +6,7 @@ import os
 import signal
 import tempfile
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -19,11 +19,12 @@ from cli import topics as topics_cli
 from cli.api import api
 from cli.demo import demo
 from cli.extract import extract
+from cli.idle import EXIT_WAITING, Remaining, remaining
 from cli.reprocess import reprocess
 from cli.status import healthcheck, status
 from cli.supervisor import Supervisor, fleet
 from cli.tail import tail
-from shared.db import feeds, items
+from shared.db import feeds
 from shared.db.connection import SchemaNotCurrentError, apply_migrations, connect, require_current_schema
 from shared.settings import get_settings
 
@@ -48,18 +49,20 @@ def migrate() -> None:
     console.print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
 
 
-def _idle(started: datetime, due_ids: list[int]) -> bool:
+def _remaining(started: datetime, due_ids: list[int]) -> Remaining:
     with connect(get_settings().database_url, autocommit=True) as conn:
-        unpolled = feeds.count_not_polled_since(conn, due_ids, started)
-        active = items.count_in_flight(conn, datetime.now(UTC), timedelta(seconds=60))
-        counts = items.count_by_state(conn)
-    console.print(f"feeds to poll: {unpolled}  items in flight: {active}  {counts}", highlight=False)
-    return unpolled == 0 and active == 0
+        left = remaining(conn, due_ids, started, datetime.now(UTC))
+    console.print(left.progress(), highlight=False)
+    return left
 
 
 @app.command()
 def run(  # noqa: PLR0917 - typer maps each parameter to an option
-    until_idle: bool = typer.Option(False, "--until-idle", help="Poll every feed once, finish, exit."),
+    until_idle: bool = typer.Option(
+        False,
+        "--until-idle",
+        help="Poll every due feed once, finish what is pending, exit: 0 all done, 3 only backoffs left, 1 gave up.",
+    ),
     io_concurrency: int = typer.Option(16, help="Threads of the feeds+fetch worker."),
     cpu_concurrency: int = typer.Option(0, help="Processes of the extract+enrich worker (0: one per CPU)."),
     timeout: float = typer.Option(0, help="With --until-idle: give up after this many seconds (0: never)."),
@@ -91,7 +94,9 @@ def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
     with connect(s.database_url, autocommit=True) as conn:
         due_ids = feeds.due_feed_ids(conn, started)
     children = fleet(io_concurrency, cpu_concurrency or None, api=with_api and not until_idle, beat_schedule=schedule)
-    sup = Supervisor(children, env=dict(os.environ))
+    from cli.supervision import publisher  # noqa: PLC0415 - redis, only for the commands that run a fleet
+
+    sup = Supervisor(children, env=dict(os.environ), on_report=publisher(s.redis_url))
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -104,11 +109,24 @@ def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
     from workers.app import app as celery_app  # noqa: PLC0415 - only needed once the fleet runs
 
     celery_app.send_task("newsmill.dispatch_due_feeds")  # now, not at beat's first tick
+    left: Remaining | None = None
+
+    def idle() -> bool:
+        nonlocal left
+        left = _remaining(started, due_ids)
+        return left.pending == 0
+
     if until_idle:
-        ok = sup.wait_until(lambda: stopping or _idle(started, due_ids), poll_every=2.0, timeout=timeout or None)
+        ok = sup.wait_until(lambda: stopping or idle(), poll_every=2.0, timeout=timeout or None)
     else:
         ok = sup.wait_until(lambda: stopping, poll_every=1.0)
     codes = sup.stop()
     console.print(f"stopped: {codes}")
+    if sup.failed:
+        console.print(f"[red]gave up: {', '.join(sup.failed)} died too often[/]")
     if not ok or (stopping and until_idle):
         raise typer.Exit(1)
+    if until_idle and left is not None and left.waiting:
+        # Never "idle" with work left: say what waits, and exit with a status of its own.
+        console.print(left.waiting_line(datetime.now(UTC)), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_WAITING)

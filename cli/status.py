@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -35,17 +36,19 @@ def _age(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
-def _queue_depths(redis_url: str) -> dict[str, int] | None:
-    """Messages waiting per broker queue; None when Redis does not answer (status still shows the rest)."""
+def _from_redis(redis_url: str) -> tuple[dict[str, int] | None, list[dict[str, Any]] | None]:
+    """Messages waiting per broker queue, and the reports of the `newsmill run` supervisors alive now; None
+    for each when Redis does not answer (status still shows the rest)."""
     import redis  # noqa: PLC0415
 
+    from cli.supervision import read_reports  # noqa: PLC0415
     from shared.metrics import QUEUES  # noqa: PLC0415
 
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        return {q: int(client.llen(q)) for q in QUEUES}
+        return {q: int(client.llen(q)) for q in QUEUES}, read_reports(client)
     except redis.RedisError:
-        return None
+        return None, None
     finally:
         client.close()
 
@@ -54,7 +57,7 @@ def status(json_out: bool = typer.Option(False, "--json", help="One JSON documen
     """Per stage: queued, waiting, in progress, retrying, failed, oldest; feeds; articles published."""
     s = get_settings()
     now = datetime.now(UTC)
-    depths = _queue_depths(s.redis_url)
+    depths, supervisors = _from_redis(s.redis_url)
     with connect(s.database_url, autocommit=True) as conn:
         stages = stats.stage_stats(conn, now)
         view = stats.overview(conn, now)
@@ -62,13 +65,14 @@ def status(json_out: bool = typer.Option(False, "--json", help="One JSON documen
     if json_out:
         doc = {
             "generated_at": now.isoformat(), "queues": depths, "stages": [asdict(x) for x in stages],
-            "overview": asdict(view),
+            "overview": asdict(view), "supervisors": supervisors,
             "worst_feeds": [{**asdict(f), "last_success_at": f.last_success_at.isoformat() if f.last_success_at
                              else None} for f in worst],
         }  # fmt: skip
         sys.stdout.write(json.dumps(doc) + "\n")
         return
     _print_tables(depths, stages, view, worst)
+    _print_supervisors(supervisors or [])
 
 
 def _print_tables(
@@ -98,6 +102,18 @@ def _print_tables(
             bad.add_row(f"{f.id} {f.url}", str(f.consecutive_failures), f.last_outcome or "", success,
                         (f.last_error or "")[:80])  # fmt: skip
         console.print(bad)
+
+
+def _print_supervisors(reports: list[dict[str, Any]]) -> None:
+    """One line per `newsmill run` alive now: its children, and the restarts of those that died."""
+    for r in reports:
+        children = []
+        for name, c in r.get("children", {}).items():
+            state = "given up" if c.get("given_up") else "running" if c.get("running") else "restarting"
+            restarts = f", {c['restarts']} restarts (last exit {c['last_exit_code']})" if c.get("restarts") else ""
+            children.append(f"{name} {state}{restarts}")
+        line = f"newsmill run on {r.get('host')} (pid {r.get('pid')}): {'; '.join(children)}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _check_beat(s: Settings) -> None:

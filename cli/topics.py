@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli.inputs import InputTooLargeError, load_yaml, read_capped, yaml_error_line
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
 from shared.db.articles import bump_cursor
@@ -47,9 +48,12 @@ def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A t
     import yaml  # noqa: PLC0415 - only this command reads YAML; keep it off every command's start-up
 
     try:
-        parsed = parse_topics(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        text = read_capped(path, get_settings().max_response_bytes).decode("utf-8")
+        parsed = parse_topics(load_yaml(text))  # aliases refused: a 500-byte alias bomb is a gigabyte
+    except (yaml.YAMLError, ValueError) as exc:  # not YAML, an alias, too large, not UTF-8, or not topics
+        why = yaml_error_line(exc) if isinstance(exc, yaml.YAMLError) else str(exc)
+        err.print(f"error: {path}: {why}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     counts = dict.fromkeys(topics.UpsertStatus, 0)
     with connect(get_settings().database_url) as conn, conn.transaction():  # all of the file or nothing
         for t in parsed:
@@ -90,7 +94,11 @@ def _read_source(source: str, title: str | None) -> tuple[str | None, str, str |
         if not path.is_file():
             err.print(f"[red]not a URL nor a readable file: {source}[/]")
             raise typer.Exit(2)
-        body = path.read_bytes()
+        try:
+            body = read_capped(path, get_settings().max_response_bytes)
+        except InputTooLargeError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
         if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
             return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
         html, url = decode_html(body, None).text, path.resolve().as_uri()

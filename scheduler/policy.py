@@ -20,8 +20,8 @@ class PollEvidence:
     succeeded: bool
     consecutive_failures: int  # including this poll, if it failed
     entries_per_day: float | None = None  # recent rate of new entries; None when unknown
-    ttl_seconds: int | None = None  # RSS <ttl>
-    max_age_seconds: int | None = None  # Cache-Control: max-age
+    ttl_seconds: float | None = None  # RSS <ttl>
+    max_age_seconds: float | None = None  # Cache-Control: max-age
     retry_after_seconds: float | None = None  # Retry-After on 429/503
 
 

@@ -13,10 +13,9 @@ from typing import Any
 
 import httpcore
 
+from shared.allowlist import AllowRule, IPAddress, Network
 from shared.errors import Outcome, PermanentError
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 # Spelled out rather than trusting ``is_global`` alone: its meaning has shifted between Python releases.
@@ -51,6 +50,15 @@ _BLOCKED: tuple[Network, ...] = tuple(
     )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+# Cloud metadata services answer on names as well as on 169.254.169.254. A name alone says where it leads, so
+# it is refused before any DNS lookup: a lookup would tell the resolver (and whoever watches it) what we were
+# asked to reach, and could be answered with a public address today and the metadata one tomorrow.
+# Sources: Google Cloud, AWS EC2 and Azure instance metadata documentation.
+METADATA_HOSTS = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog",  # Google Cloud
+    "instance-data", "instance-data.ec2.internal",  # AWS EC2
+    "metadata.azure.internal",  # Azure (wireserver and IMDS names)
+})  # fmt: skip
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -91,10 +99,17 @@ def numeric_host(host: str) -> IPAddress | None:
         return None
 
 
-def check_ip(ip: IPAddress, allowed: Sequence[Network] = ()) -> None:
-    """Raise BLOCKED_ADDRESS unless ``ip`` is public or inside one of the ``allowed`` networks."""
-    if is_blocked_ip(ip) and not any(ip.version == net.version and ip in net for net in allowed):
-        raise PermanentError(Outcome.BLOCKED_ADDRESS, f"refusing non-public address {ip}")
+def check_ip(ip: IPAddress, port: int, allowed: Sequence[AllowRule] = ()) -> None:
+    """Raise BLOCKED_ADDRESS unless ``ip`` is public or ``ip`` and ``port`` are allowed by an ``allowed`` rule."""
+    if is_blocked_ip(ip) and not any(rule.allows(ip, port) for rule in allowed):
+        raise PermanentError(Outcome.BLOCKED_ADDRESS, f"refusing non-public address {ip} port {port}")
+
+
+def check_host_name(host: str) -> None:
+    """Raise BLOCKED_ADDRESS for a cloud metadata host name (or a name under one), before any lookup."""
+    name = host.strip("[]").rstrip(".").lower()
+    if any(name == known or name.endswith("." + known) for known in METADATA_HOSTS):
+        raise PermanentError(Outcome.BLOCKED_ADDRESS, f"refusing cloud metadata host name {host!r}")
 
 
 def system_resolve(host: str, port: int) -> list[str]:
@@ -106,14 +121,16 @@ def system_resolve(host: str, port: int) -> list[str]:
 def resolve_checked(
     host: str,
     port: int,
-    allowed: Sequence[Network] = (),
+    allowed: Sequence[AllowRule] = (),
     resolve: Resolver = system_resolve,
     timeout: float | None = None,
 ) -> list[str]:
-    """Resolve ``host`` once and check every address it gives; one bad address refuses the host."""
+    """Resolve ``host`` once and check every address it gives; one bad address refuses the host. A metadata
+    host name is refused without asking DNS."""
+    check_host_name(host)
     addresses = resolve_host(host, port, resolve, timeout)
     for address in addresses:
-        check_ip(ipaddress.ip_address(address.split("%", 1)[0]), allowed)
+        check_ip(ipaddress.ip_address(address.split("%", 1)[0]), port, allowed)
     return addresses
 
 
@@ -152,7 +169,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         self,
         *,
         allow_private: bool,
-        allowed: Sequence[Network] = (),
+        allowed: Sequence[AllowRule] = (),
         deadline: float | None = None,
         resolve: Resolver = system_resolve,
         inner: httpcore.NetworkBackend | None = None,

@@ -9,7 +9,8 @@ class Outcome(enum.StrEnum):
     """What happened to one unit of work; stored on the feed or item, used as a metric label."""
 
     OK = "ok"
-    NOT_MODIFIED = "not_modified"
+    NOT_MODIFIED = "not_modified"  # the server answered 304 to our conditional GET
+    UNCHANGED = "unchanged"  # the server answered 200 with the very body of the last poll
     # Permanent: retrying the same input will not help.
     HTTP_ERROR = "http_error"  # 4xx other than 408/429
     BLOCKED_ADDRESS = "blocked_address"  # private / loopback / link-local destination
@@ -28,6 +29,7 @@ class Outcome(enum.StrEnum):
     SERVER_ERROR = "server_error"  # 5xx, 408
     RATE_LIMITED = "rate_limited"  # 429
     HOST_BUSY = "host_busy"  # our own politeness limiter said wait
+    INTERNAL_ERROR = "internal_error"  # an unexpected exception in newsmill or a library: a bug, recorded
 
 
 class StageError(Exception):

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpcore
 import httpx
 
-from shared.address_guard import GuardedBackend, Network, check_ip, numeric_host
+from shared.address_guard import GuardedBackend, check_host_name, check_ip, numeric_host
+from shared.allowlist import AllowRule, parse_allowlist
 from shared.content_type import check_media
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_body import ACCEPT_ENCODING, BodyTooLargeError, decode_stream
+from shared.server_hints import parse_retry_after
 from shared.settings import Settings
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -29,7 +29,7 @@ _ORIGIN_BOUND = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits of one fetch; ``allowed_networks`` are private networks allowed even when private hosts are not."""
+    """Limits of one fetch; ``allowlist`` names private destinations allowed even when private hosts are not."""
 
     connect_timeout: float
     read_timeout: float
@@ -38,11 +38,10 @@ class FetchPolicy:
     max_redirects: int
     allow_private_hosts: bool
     user_agent: str
-    allowed_networks: tuple[Network, ...] = ()
+    allowlist: tuple[AllowRule, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchPolicy:
-        networks = (n.strip() for n in settings.private_allowlist.split(","))
         return cls(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
@@ -51,7 +50,7 @@ class FetchPolicy:
             max_redirects=settings.max_redirects,
             allow_private_hosts=settings.allow_private_hosts,
             user_agent=settings.user_agent,
-            allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks if n),
+            allowlist=parse_allowlist(settings.private_allowlist),
         )
 
 
@@ -153,10 +152,12 @@ def _destination(url: str, policy: FetchPolicy, bad: Outcome) -> httpx.URL:
         raise PermanentError(bad, f"unparsable URL {url!r}") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise PermanentError(Outcome.BLOCKED_ADDRESS, f"refusing scheme {parts.scheme!r} of {url!r}")
-    # Numeric spellings httpx itself rejects (0177.0.0.1) still name an address: judge them as the resolver would.
-    numeric = numeric_host(host)
-    if numeric is not None and not policy.allow_private_hosts:
-        check_ip(numeric, policy.allowed_networks)
+    if not policy.allow_private_hosts:
+        check_host_name(host)
+        # Numeric spellings httpx rejects (0177.0.0.1) still name an address: judge them as the resolver would.
+        numeric = numeric_host(host)
+        if numeric is not None:
+            check_ip(numeric, _port(parts), policy.allowlist)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -164,6 +165,15 @@ def _destination(url: str, policy: FetchPolicy, bad: Outcome) -> httpx.URL:
     if not parsed.host:
         raise PermanentError(bad, f"URL without a host: {url!r}")
     return parsed.copy_with(fragment=None)
+
+
+def _port(parts: SplitResult) -> int:
+    """The port a URL connects to; an out-of-range one is httpx's to refuse a moment later."""
+    try:
+        port = parts.port
+    except ValueError:
+        return 0
+    return port if port is not None else (443 if parts.scheme.lower() == "https" else 80)
 
 
 def _result(response: httpx.Response, policy: FetchPolicy, *, truncate: bool) -> FetchResult:
@@ -202,23 +212,6 @@ def check_content_type(result: FetchResult, kind: Literal["feed", "html"]) -> No
     check_media(result.headers.get("content-type"), result.body, kind)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    # An HTTP-date is always GMT (RFC 9110 §5.6.7); the "-0000" spelling parses as naive.
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
@@ -226,9 +219,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 def _transport(policy: FetchPolicy, deadline: float) -> _GuardedTransport:
     """A transport whose every connection passes the address guard; ``deadline`` is a time.monotonic() value."""
-    backend = GuardedBackend(
-        allow_private=policy.allow_private_hosts, allowed=policy.allowed_networks, deadline=deadline
-    )
+    backend = GuardedBackend(allow_private=policy.allow_private_hosts, allowed=policy.allowlist, deadline=deadline)
     return _GuardedTransport(backend)
 
 

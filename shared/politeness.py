@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,13 +56,23 @@ class HostGate:
     on one slow host is a worker not fetching from the others.
     """
 
-    def __init__(self, redis: Redis, min_delay: float, max_concurrency: int, *, slot_ttl: float = 120.0) -> None:
-        if max_concurrency < 1 or min_delay < 0 or slot_ttl <= 0:
-            raise ValueError("max_concurrency must be >= 1, min_delay >= 0 and slot_ttl > 0")
+    def __init__(
+        self,
+        redis: Redis,
+        min_delay: float,
+        max_concurrency: int,
+        *,
+        slot_ttl: float = 120.0,
+        max_penalty: float = 21_600.0,
+    ) -> None:
+        if max_concurrency < 1 or min_delay < 0 or slot_ttl <= 0 or max_penalty <= 0:
+            raise ValueError("max_concurrency must be >= 1, min_delay >= 0, slot_ttl and max_penalty > 0")
         self.redis = redis
         self.min_delay = min_delay
         self.max_concurrency = max_concurrency
         self.slot_ttl = slot_ttl  # longer than any fetch (total_timeout), or a live slot could expire early
+        # NEWSMILL_MAX_SERVER_DELAY: a server's Retry-After of a year must not take its host away for a year.
+        self.max_penalty = max_penalty
         self._admit = redis.register_script(_ADMIT)
         self._penalise = redis.register_script(_PENALISE)
 
@@ -85,10 +96,13 @@ class HostGate:
         finally:
             self.redis.zrem(slots, token)
 
-    def penalise(self, host: str, seconds: float) -> None:
-        """Refuse ``host`` for ``seconds`` (after a 429 or 503), unless a longer penalty already runs."""
+    def penalise(self, host: str, seconds: float) -> float:
+        """Refuse ``host`` for ``seconds`` (after a 429 or 503), at most ``max_penalty``, unless a longer
+        penalty already runs; returns the seconds applied."""
+        seconds = 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), self.max_penalty)
         if seconds > 0:
             self._penalise(keys=[self.keys(host)[2]], args=[_ms(seconds)])
+        return seconds
 
 
 def _ms(seconds: float) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
@@ -13,6 +14,8 @@ from redis import Redis
 
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_client import FetchPolicy, fetch
+from shared.politeness import HostGate
+from shared.server_hints import CEILING
 
 KEY_PREFIX = "newsmill:robots:"
 MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309 §2.5: parse at least 500 KiB; we read no more
@@ -32,14 +35,24 @@ class RobotsCache:
       allowed (§2.3.1.3), cached for ``ttl``.
     - 5xx, 429, timeouts and network errors: "unreachable", everything is disallowed (§2.3.1.4). ``allowed``
       raises TransientError (the fetch's outcome, ``retry_after`` set) instead of returning False, so the
-      article is retried later rather than recorded as disallowed. This state is cached for only 10 minutes.
+      article is retried later rather than recorded as disallowed. This state is cached for only 10 minutes,
+      or for the Retry-After, capped at ``max_delay`` (NEWSMILL_MAX_SERVER_DELAY).
     """
 
     def __init__(
-        self, redis: Redis, policy: FetchPolicy, ttl: int = 86_400, max_parsed: int = MAX_PARSED_ORIGINS
+        self,
+        redis: Redis,
+        policy: FetchPolicy,
+        ttl: int = 86_400,
+        max_parsed: int = MAX_PARSED_ORIGINS,
+        *,
+        gate: HostGate | None = None,
+        max_delay: float = CEILING,
     ) -> None:
         self.redis = redis
         self.max_parsed = max_parsed
+        self.gate = gate  # robots.txt is a request to the host like any other: it takes one of its slots
+        self.max_delay = max_delay  # NEWSMILL_MAX_SERVER_DELAY: the longest a Retry-After keeps "unreachable"
         # RFC 9309 §2.4: do not use a cached copy for more than 24 hours.
         self.ttl = min(ttl, 86_400)
         self.policy = dataclasses.replace(
@@ -71,19 +84,24 @@ class RobotsCache:
         return self._parser(origin, payload).can_fetch(url, self.agent)
 
     def _refresh(self, origin: str, key: str) -> bytes:
-        """Fetch robots.txt of ``origin`` and store what it means; returns the stored entry."""
+        """Fetch robots.txt of ``origin`` and store what it means; returns the stored entry. A busy host
+        raises HOST_BUSY before anything is fetched or stored."""
+        with self.gate.slot(urlsplit(origin).hostname or "") if self.gate else contextlib.nullcontext():
+            entry, ttl = self._fetch(origin)
+        self.redis.set(key, entry, ex=ttl)
+        return entry
+
+    def _fetch(self, origin: str) -> tuple[bytes, int]:
+        """The entry to store for ``origin``'s robots.txt, and for how many seconds."""
         try:
             result = fetch(origin + "/robots.txt", self.policy, truncate=True)
         except PermanentError:
-            entry, ttl = _RULES + b"\n", self.ttl  # unavailable: no rules, all allowed
+            return _RULES + b"\n", self.ttl  # unavailable: no rules, all allowed
         except TransientError as exc:
             entry = b"\n".join((_UNREACHABLE, exc.outcome.value.encode(), exc.reason.encode("utf-8", "replace")))
-            ttl = UNREACHABLE_TTL if exc.retry_after is None else max(UNREACHABLE_TTL, round(exc.retry_after))
-        else:
-            # 304 cannot happen (no validators sent); any 2xx body is the rules, however it is labelled.
-            entry, ttl = _RULES + b"\n" + result.body, self.ttl
-        self.redis.set(key, entry, ex=ttl)
-        return entry
+            return entry, max(UNREACHABLE_TTL, round(min(exc.retry_after or 0.0, self.max_delay)))
+        # 304 cannot happen (no validators sent); any 2xx body is the rules, however it is labelled.
+        return _RULES + b"\n" + result.body, self.ttl
 
     def _parser(self, origin: str, body: bytes) -> Protego:
         digest = hashlib.sha256(body).digest()

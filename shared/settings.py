@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.allowlist import parse_allowlist
 
 
 def _f(default: Any, doc: str, **limits: float) -> Any:
@@ -42,7 +44,9 @@ class Settings(BaseSettings):
 
     # Outbound HTTP
     allow_private_hosts: bool = _f(False, "Allow fetching private, loopback and link-local addresses.")
-    private_allowlist: str = _f("", "Comma-separated networks (CIDR) allowed even when private hosts are not.")
+    private_allowlist: str = _f(
+        "", "Private destinations allowed anyway, comma-separated: CIDR (all ports), CIDR:port or CIDR:port-port."
+    )
     user_agent: str = _f("newsmill/0.1 (+https://github.com/newsmill/newsmill)", "User-Agent of every request.")
     connect_timeout: float = _f(5.0, "Seconds to establish a connection.", gt=0)
     read_timeout: float = _f(10.0, "Seconds without a byte before a read fails.", gt=0)
@@ -52,6 +56,9 @@ class Settings(BaseSettings):
     host_min_delay: float = _f(1.0, "Seconds between two requests to one host, across all workers.", ge=0)
     host_max_concurrency: int = _f(2, "Requests in flight to one host, across all workers.", gt=0)
     respect_robots: bool = _f(True, "Honour robots.txt for article fetches.")
+    max_server_delay: float = _f(
+        21_600.0, "Longest a server's Retry-After holds its host back, for every worker (seconds).", gt=0
+    )
 
     # Extraction limits (trafilatura's Python API has no timeout of its own)
     extract_soft_time_limit: int = _f(60, "Seconds before an extraction is stopped and the item failed.", gt=0)
@@ -101,6 +108,12 @@ class Settings(BaseSettings):
     def extraction_mode(self) -> Literal["auto", "full", "fast"]:
         """NEWSMILL_EXTRACT_MODE, with the deprecated NEWSMILL_EXTRACT_FAST=true meaning 'fast'."""
         return "fast" if self.extract_fast else self.extract_mode
+
+    @field_validator("private_allowlist")
+    @classmethod
+    def _allowlist_parses(cls, value: str) -> str:
+        parse_allowlist(value)  # a typo fails at start-up, not at the first fetch
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.address_guard import GuardedBackend, is_blocked_ip, numeric_host, resolve_checked
+from shared.allowlist import parse_allowlist
 from shared.errors import Outcome, PermanentError, StageError
 from shared.http_client import FetchPolicy, fetch
 from tests.support.http_server import LocalSite, Response, serve
@@ -29,7 +30,7 @@ GUARDED = FetchPolicy(
     allow_private_hosts=False,
     user_agent="newsmill-test/1.0",
 )
-LOOPBACK_ONLY = replace(GUARDED, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+LOOPBACK_ONLY = replace(GUARDED, allowlist=parse_allowlist("127.0.0.1/32"))
 
 BLOCKED = [
     "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
@@ -207,9 +208,7 @@ def test_backend_connects_to_the_checked_address_but_keeps_the_name() -> None:
         return ["127.0.0.1"] if len(lookups) == 1 else ["8.8.8.8"]
 
     recorder = RecordingBackend()
-    backend = GuardedBackend(
-        allow_private=False, allowed=LOOPBACK_ONLY.allowed_networks, resolve=resolve, inner=recorder
-    )
+    backend = GuardedBackend(allow_private=False, allowed=LOOPBACK_ONLY.allowlist, resolve=resolve, inner=recorder)
     with serve() as site, httpcore.ConnectionPool(network_backend=backend) as pool:
         site.add("/page", Response(b"hello"))
         response = pool.request("GET", f"http://news.example:{site.port}/page")

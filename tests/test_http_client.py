@@ -6,14 +6,13 @@ import socket
 import struct
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Literal
 
 import pytest
 
 from shared.errors import Outcome, PermanentError, StageError, TransientError
-from shared.http_client import FetchPolicy, FetchResult, check_content_type, fetch, parse_retry_after
+from shared.http_client import FetchPolicy, FetchResult, check_content_type, fetch
 from shared.settings import Settings
 from tests.support.http_server import LocalSite, Response, serve
 
@@ -209,33 +208,10 @@ def test_check_content_type(content_type: str | None, body: bytes, kind: str, ok
             check_content_type(result, kind)  # type: ignore[arg-type]
 
 
-NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        ("0", 0.0),
-        (" 30 ", 30.0),
-        ("Wed, 01 Jan 2025 12:02:00 GMT", 120.0),
-        ("Wed, 01 Jan 2025 11:00:00 GMT", 0.0),  # already past: no wait
-        ("Wednesday, 01-Jan-25 12:00:30 GMT", 30.0),  # obsolete RFC 850 form, still to be accepted
-        ("-5", None),
-        ("1.5", None),
-        ("soon", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, NOW) == seconds
-
-
 def test_policy_from_settings() -> None:
     settings = Settings(private_allowlist="10.0.0.0/8, 192.168.1.5", max_redirects=2)
     policy = FetchPolicy.from_settings(settings)
     assert policy.max_redirects == 2
     assert policy.max_bytes == settings.max_response_bytes
-    assert [str(n) for n in policy.allowed_networks] == ["10.0.0.0/8", "192.168.1.5/32"]
-    assert replace(policy, allowed_networks=()).allow_private_hosts is False
+    assert [str(n) for n in policy.allowlist] == ["10.0.0.0/8", "192.168.1.5/32"]
+    assert replace(policy, allowlist=()).allow_private_hosts is False

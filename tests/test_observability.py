@@ -37,7 +37,8 @@ def test_waiting_in_progress_retrying_and_failed_per_stage(db: psycopg.Connectio
     a, b, c, d = _items(db, 4)
     items.claim(db, a, ItemState.DISCOVERED, now + timedelta(minutes=5))  # a worker is fetching it
     items.claim(db, b, ItemState.DISCOVERED, now + timedelta(minutes=5))
-    items.defer(db, b, "timeout", "read timed out", now + timedelta(minutes=1))  # waits out a timeout
+    waits = now + timedelta(minutes=1)
+    items.defer(db, b, "timeout", "read timed out", retry_at=waits, sweep_at=waits)  # waits out a timeout
     items.fail(db, c, "http_error", "404")
     items.advance(db, d, ItemState.DISCOVERED, ItemState.FETCHED, now + timedelta(minutes=5))
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+import redis
 
 from shared.db import feeds, items
 from shared.db.items import ItemState
@@ -76,3 +77,32 @@ def test_the_last_attempt_fails_the_item_but_a_busy_host_never_does(db: psycopg.
     item = items.get_item(db, item_id)
     assert item is not None
     assert (item.state, item.last_error) == (ItemState.FAILED, f"503 (after {S.max_attempts} attempts)")
+
+
+def test_an_unexpected_exception_is_recorded_retried_and_ends_the_item_with_its_reason(db: psycopg.Connection) -> None:
+    item_id = _item(db)
+
+    def broken(url: str) -> FetchResult:
+        raise redis.ResponseError("value is out of range")  # what a 1e23 ms penalty once raised, five times over
+
+    for attempt in range(1, S.max_attempts + 1):
+        step = fetch_step(db, item_id, broken, S, NOW)
+        item = items.get_item(db, item_id)
+        assert item is not None
+        assert (step.outcome, item.outcome) == ("internal_error", "internal_error")
+        assert "ResponseError: value is out of range" in (item.last_error or "")
+        assert item.state == (ItemState.FAILED if attempt == S.max_attempts else ItemState.DISCOVERED)
+        db.execute("UPDATE items SET sweep_at = %s WHERE id = %s", (NOW, item_id))  # as the sweeper would
+
+
+def test_infrastructure_errors_escape_for_the_task_to_retry(db: psycopg.Connection) -> None:
+    item_id = _item(db)
+
+    def away(url: str) -> FetchResult:
+        raise redis.ConnectionError("refused")
+
+    with pytest.raises(redis.ConnectionError):
+        fetch_step(db, item_id, away, S, NOW)
+    item = items.get_item(db, item_id)
+    assert item is not None
+    assert item.outcome is None

@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from cli.supervisor import Child, Supervisor, fleet
+from cli.supervisor import Child, RestartPolicy, Supervisor, fleet
 from shared.db.connection import pending_migrations
 from shared.embedded import EmbeddedPostgres, free_port
 from tests.support.fleet import ROOT
@@ -58,12 +59,56 @@ def test_stop_is_warm_then_forced_and_sweeps_grandchildren(tmp_path: Path) -> No
     assert not alive(grandchild)  # swept with its parent's process group: no orphan
 
 
-def test_wait_until_notices_a_dead_child() -> None:
-    sup = Supervisor([Child("short", [sys.executable, "-c", "pass"])])
+# Dies with status 1 the first time (like a worker the OOM killer took), then runs until stopped.
+DIES_ONCE = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+if not marker.exists():
+    marker.write_text("died once")
+    sys.exit(1)
+time.sleep(600)
+"""
+
+
+def test_a_dead_child_is_restarted_after_a_backoff_logged_and_reported(tmp_path: Path) -> None:
+    said: list[str] = []
+    reports: list[dict[str, Any]] = []
+    sup = Supervisor(
+        [Child("worker", [sys.executable, "-c", DIES_ONCE, str(tmp_path / "marker")]),
+         Child("steady", [sys.executable, "-c", "import time; time.sleep(600)"])],
+        restart=RestartPolicy(base=0.3), on_report=reports.append, say=said.append,
+    )  # fmt: skip
     sup.start()
-    assert sup.wait_until(lambda: False, poll_every=0.1, timeout=30) is False
-    assert sup.dead() == ["short"]
-    assert sup.stop(grace=1.0) == {"short": 0}
+    try:
+        first_pid = sup.procs["worker"].pid
+        restarted = sup.wait_until(lambda: sup.records["worker"].restarts == 1, poll_every=0.05, timeout=30)
+        assert restarted
+        assert sup.procs["worker"].pid != first_pid
+        assert sup.procs["steady"].poll() is None  # the others were never touched
+        assert said == ["worker exited with code 1; restarting it in 0.3 s",
+                        f"restarted worker (restart 1, pid {sup.procs['worker'].pid})"]  # fmt: skip
+        child = reports[-1]["children"]["worker"]
+        assert (child["running"], child["restarts"], child["last_exit_code"], child["given_up"]) == (True, 1, 1, False)
+        assert sup.wait_until(lambda: False, poll_every=0.1, timeout=1.0) is False  # timed out: nothing gave up
+        assert sup.failed == []
+    finally:
+        sup.stop(grace=2.0)
+
+
+def test_a_child_that_keeps_dying_is_given_up_on_after_the_limit() -> None:
+    said: list[str] = []
+    policy = RestartPolicy(base=0.05, maximum=0.15, max_restarts=3, window=60)
+    sup = Supervisor([Child("crashy", [sys.executable, "-c", "raise SystemExit(3)"])], restart=policy, say=said.append)
+    sup.start()
+    started = time.monotonic()
+    assert sup.wait_until(lambda: False, poll_every=0.02, timeout=60) is False
+    assert time.monotonic() - started < 30  # gave up, did not time out
+    assert sup.failed == ["crashy"]
+    assert sup.records["crashy"].restarts == policy.max_restarts
+    waits = [line.rsplit("in ", 1)[1] for line in said if "restarting it in" in line]
+    assert waits == ["0.05 s", "0.1 s", "0.15 s"]  # doubling, capped at the policy's maximum
+    assert said[-1] == "crashy exited with code 3; it died 4 times within 60 s: giving up"
+    assert sup.stop(grace=1.0) == {"crashy": 3}
 
 
 def test_children_get_their_own_process_group() -> None:
@@ -105,3 +150,19 @@ def test_run_embedded_starts_migrates_and_stops_its_own_servers(tmp_path: Path) 
         assert pending_migrations(pg.start()) == []
     finally:
         pg.stop()
+
+
+def test_status_shows_each_supervisor_and_the_restarts_of_its_children() -> None:
+    from cli.status import _print_supervisors, console  # noqa: PLC0415 - the status command's own printer
+
+    report = {"host": "ingest-1", "pid": 42, "children": {
+        "beat": {"running": True, "restarts": 0, "last_exit_code": None, "given_up": False},
+        "worker-io": {"running": True, "restarts": 2, "last_exit_code": -9, "given_up": False},
+        "worker-cpu": {"running": False, "restarts": 5, "last_exit_code": 1, "given_up": True},
+    }}  # fmt: skip
+    with console.capture() as captured:
+        _print_supervisors([report])
+    assert captured.get() == (
+        "newsmill run on ingest-1 (pid 42): beat running; worker-io running, 2 restarts (last exit -9); "
+        "worker-cpu given up, 5 restarts (last exit 1)\n"
+    )

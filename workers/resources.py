@@ -10,11 +10,11 @@ import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
-from shared.http_client import FetchPolicy, FetchResult, fetch
+from shared.http_client import FetchPolicy, FetchResult
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
 from shared.settings import get_settings
-from workers.stages.fetch import fetch_article
+from workers.stages.fetch import fetch_article, fetch_politely
 
 _lock = threading.Lock()
 _pool: ConnectionPool | None = None
@@ -58,14 +58,21 @@ def fetch_policy() -> FetchPolicy:
     return FetchPolicy.from_settings(get_settings())
 
 
+def host_gate() -> HostGate:
+    s = get_settings()
+    return HostGate(redis_client(), s.host_min_delay, s.host_max_concurrency, max_penalty=s.max_server_delay)
+
+
 def feed_fetcher(url: str, headers: Mapping[str, str]) -> FetchResult:
-    return fetch(url, fetch_policy(), headers=headers)
+    """A feed poll holds one of its host's slots, like an article fetch: a host with 500 feeds is not
+    polled 500 times at once."""
+    return fetch_politely(url, fetch_policy(), host_gate(), headers)
 
 
 def article_fetcher(url: str) -> FetchResult:
     global _robots  # noqa: PLW0603
     s = get_settings()
-    gate = HostGate(redis_client(), s.host_min_delay, s.host_max_concurrency)
+    gate = host_gate()
     if s.respect_robots and _robots is None:
-        _robots = RobotsCache(redis_client(), fetch_policy())
+        _robots = RobotsCache(redis_client(), fetch_policy(), gate=gate, max_delay=s.max_server_delay)
     return fetch_article(url, fetch_policy(), gate, _robots if s.respect_robots else None)

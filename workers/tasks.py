@@ -11,8 +11,6 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import psycopg
-import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_shutdown
@@ -31,13 +29,13 @@ from workers.outbox import Outbox
 from workers.steps.enrich import enrich_step, publish_extraction
 from workers.steps.extract import extract_batch, store_extraction
 from workers.steps.fetch import fetch_step
-from workers.steps.handoff import Handoff
+from workers.steps.handoff import INFRASTRUCTURE, Handoff
 from workers.steps.poll import poll_step
 
 log = logging.getLogger(__name__)
 # Infrastructure hiccups (database or broker briefly away) are retried by Celery with backoff; everything
 # about the input itself is recorded on the item by the steps.
-INFRA_ERRORS = (psycopg.OperationalError, redis.ConnectionError, BrokerError)
+INFRA_ERRORS: tuple[type[Exception], ...] = (*INFRASTRUCTURE, BrokerError)
 RETRY = {"autoretry_for": INFRA_ERRORS, "retry_backoff": 2, "retry_backoff_max": 300, "max_retries": 30}
 OUTBOX_WAIT = 0.25  # seconds a fetched item may wait for batch-mates before its extract message leaves
 

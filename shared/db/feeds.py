@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.rows import class_row
@@ -29,6 +29,14 @@ class Feed:
     created_at: datetime
 
 
+# The one definition of "feed is due", as SQL with a named parameter ``now`` and as Python.
+DUE = "next_poll_at <= %(now)s"
+
+
+def is_due(feed: Feed, now: datetime) -> bool:
+    return feed.next_poll_at <= now
+
+
 @dataclass(frozen=True)
 class PollRecord:
     """What one poll leaves on the feed row."""
@@ -44,6 +52,11 @@ class PollRecord:
     title: str | None = None
     site_url: str | None = None
     language: str | None = None
+
+
+def _reason(text: str | None) -> str | None:
+    """A reason as PostgreSQL text can hold it (no NUL) and a page can show it (2,000 characters)."""
+    return None if text is None else text.replace("\x00", "\ufffd")[:2000]
 
 
 def add_feed(conn: psycopg.Connection, url: str) -> tuple[Feed, bool]:
@@ -80,14 +93,14 @@ def claim_due_feeds(conn: psycopg.Connection, now: datetime, lease_seconds: int,
     """Claim up to ``limit`` due feeds: their next poll moves a lease ahead, so a second dispatcher (a
     second beat by mistake) finds nothing, and a poll message lost by the broker is retried after it."""
     rows = conn.execute(
-        """
+        f"""
         WITH due AS (
-            SELECT id FROM feeds WHERE next_poll_at <= %(now)s
+            SELECT id FROM feeds WHERE {DUE}
             ORDER BY next_poll_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
         )
         UPDATE feeds f SET next_poll_at = %(now)s + make_interval(secs => %(lease)s)
         FROM due WHERE f.id = due.id RETURNING f.id
-        """,
+        """,  # noqa: S608 - fixed text
         {"now": now, "lease": lease_seconds, "limit": limit},
     ).fetchall()
     return [r[0] for r in rows]
@@ -124,7 +137,7 @@ def record_poll(conn: psycopg.Connection, feed_id: int, now: datetime, rec: Poll
         WHERE id = %(id)s
         """,
         {
-            "outcome": rec.outcome, "error": rec.error, "now": now, "ok": rec.succeeded,
+            "outcome": rec.outcome, "error": _reason(rec.error), "now": now, "ok": rec.succeeded,
             "next": rec.next_poll_at, "interval": rec.poll_interval, "etag": rec.etag,
             "lm": rec.last_modified, "hash": rec.body_hash, "title": rec.title, "site": rec.site_url,
             "lang": rec.language, "id": feed_id,
@@ -132,17 +145,45 @@ def record_poll(conn: psycopg.Connection, feed_id: int, now: datetime, rec: Poll
     )  # fmt: skip
 
 
+def defer_poll(conn: psycopg.Connection, feed_id: int, outcome: str, reason: str, next_poll_at: datetime) -> None:
+    """A poll that did not happen (its host was busy or held back): the feed is due again at
+    ``next_poll_at``; no failure is counted and its last poll time stays as it was."""
+    conn.execute(
+        "UPDATE feeds SET last_outcome = %s, last_error = %s, next_poll_at = %s WHERE id = %s",
+        (outcome, _reason(reason), next_poll_at, feed_id),
+    )
+
+
 def due_feed_ids(conn: psycopg.Connection, now: datetime) -> list[int]:
-    return [r[0] for r in conn.execute("SELECT id FROM feeds WHERE next_poll_at <= %s", (now,)).fetchall()]
+    return [r[0] for r in conn.execute(f"SELECT id FROM feeds WHERE {DUE}", {"now": now}).fetchall()]  # noqa: S608 - fixed text
 
 
-def count_not_polled_since(conn: psycopg.Connection, feed_ids: list[int], since: datetime) -> int:
-    """How many of ``feed_ids`` have not finished a poll since ``since``."""
+@dataclass(frozen=True)
+class Unpolled:
+    """Feeds not polled since a moment, split like items: due soon, or deferred past the horizon."""
+
+    pending: int
+    waiting: int  # their host is held back (a Retry-After) past the horizon
+    last_due_at: datetime | None
+
+
+def count_unpolled(
+    conn: psycopg.Connection, feed_ids: list[int], since: datetime, *, now: datetime, horizon: timedelta, busy: str
+) -> Unpolled:
+    """Of ``feed_ids``, those that have not finished a poll since ``since``: ``waiting`` when their poll was
+    deferred (last outcome ``busy``) to later than ``now + horizon``, ``pending`` otherwise."""
     row = conn.execute(
         """
-        SELECT count(*) FROM feeds
-        WHERE id = ANY(%s) AND (last_polled_at IS NULL OR last_polled_at < %s)
+        WITH unpolled AS (
+            SELECT coalesce(last_outcome = %(busy)s AND next_poll_at > %(soon)s, false) AS later, next_poll_at
+            FROM feeds
+            WHERE id = ANY(%(ids)s) AND (last_polled_at IS NULL OR last_polled_at < %(since)s)
+        )
+        SELECT count(*) FILTER (WHERE NOT later), count(*) FILTER (WHERE later),
+               max(next_poll_at) FILTER (WHERE later)
+        FROM unpolled
         """,
-        (feed_ids, since),
+        {"busy": busy, "soon": now + horizon, "ids": feed_ids, "since": since},
     ).fetchone()
-    return int(row[0]) if row else 0
+    assert row is not None
+    return Unpolled(int(row[0]), int(row[1]), row[2])

@@ -26,6 +26,17 @@ class ItemState(enum.StrEnum):
     FAILED = "failed"
 
 
+def unfinished(column: str = "state") -> str:
+    """The one definition of "item unfinished" (neither published nor failed), as SQL on ``column``.
+
+    Keep the text as it is: the partial indexes items_sweep_idx and items_unfinished_created_idx were built
+    with this very predicate, and the planner uses them only for a query that repeats it."""
+    return f"{column} NOT IN ('published', 'failed')"
+
+
+UNFINISHED = unfinished()
+
+
 @dataclass(frozen=True)
 class Item:
     id: int
@@ -45,6 +56,7 @@ class Item:
     sweep_at: datetime
     state_changed_at: datetime
     created_at: datetime
+    retry_at: datetime | None  # when a deferred item is next tried; None while it is not waiting
 
 
 def insert_new_items(
@@ -79,7 +91,7 @@ def claim(conn: psycopg.Connection, item_id: int, state: ItemState, sweep_at: da
     with conn.cursor(row_factory=class_row(Item)) as cur:
         return cur.execute(
             """
-            UPDATE items SET attempts = attempts + 1, sweep_at = %s
+            UPDATE items SET attempts = attempts + 1, sweep_at = %s, retry_at = NULL
             WHERE id = %s AND state = %s RETURNING *
             """,
             (sweep_at, item_id, state.value),
@@ -94,7 +106,7 @@ def advance(
         conn.execute(
             """
             UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
-                             sweep_at = %s, state_changed_at = now()
+                             sweep_at = %s, retry_at = NULL, state_changed_at = now()
             WHERE id = %s AND state = %s
             """,
             (to_state.value, sweep_at, item_id, from_state.value),
@@ -108,30 +120,32 @@ def defer(
     item_id: int,
     outcome: str,
     reason: str,
-    sweep_at: datetime,
     *,
+    retry_at: datetime,
+    sweep_at: datetime,
     refund: bool = False,
 ) -> None:
-    """Record a transient failure; the sweeper picks the item up again at ``sweep_at``. ``refund`` gives
-    back the attempt ``claim`` counted, when the delay was our own doing (a busy host)."""
+    """Record a transient failure: the item is next tried at ``retry_at`` (by a re-sent message or the
+    sweeper), and the sweeper picks it up at ``sweep_at`` if nothing did. ``refund`` gives back the attempt
+    ``claim`` counted, when the delay was our own doing (a busy host)."""
     conn.execute(
         """
-        UPDATE items SET outcome = %s, last_error = %s, sweep_at = %s,
+        UPDATE items SET outcome = %s, last_error = %s, retry_at = %s, sweep_at = %s,
                          attempts = attempts - CASE WHEN %s THEN 1 ELSE 0 END
         WHERE id = %s
         """,
-        (outcome, reason[:2000], sweep_at, refund, item_id),
+        (outcome, reason[:2000], retry_at, sweep_at, refund, item_id),
     )
 
 
 def fail(conn: psycopg.Connection, item_id: int, outcome: str, reason: str) -> None:
     """End an item as failed with its reason (kept for editors and ops; never silently dropped)."""
     conn.execute(
-        """
+        f"""
         UPDATE items SET failed_from = state, state = 'failed', outcome = %s, last_error = %s,
                          state_changed_at = now()
-        WHERE id = %s AND state NOT IN ('published', 'failed')
-        """,
+        WHERE id = %s AND {UNFINISHED}
+        """,  # noqa: S608 - fixed text
         (outcome, reason[:2000], item_id),
     )
 
@@ -206,14 +220,14 @@ def claim_stale(
     """Items whose sweep deadline passed: their message was lost, their worker died, or their backoff ended.
     Their deadline moves on by ``recheck_after`` so one sweep does not re-enqueue them again at once."""
     rows = conn.execute(
-        """
+        f"""
         WITH stale AS (
             SELECT id FROM items
-            WHERE state NOT IN ('published', 'failed') AND sweep_at <= %(now)s
+            WHERE {UNFINISHED} AND sweep_at <= %(now)s
             ORDER BY sweep_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
         )
         UPDATE items i SET sweep_at = %(next)s FROM stale WHERE i.id = stale.id RETURNING i.id, i.state
-        """,
+        """,  # noqa: S608 - fixed text
         {"now": now, "next": now + recheck_after, "limit": limit},
     ).fetchall()
     return [(r[0], ItemState(r[1])) for r in rows]
@@ -224,18 +238,28 @@ def count_by_state(conn: psycopg.Connection) -> dict[str, int]:
     return {str(state): int(n) for state, n in rows}
 
 
-def count_in_flight(conn: psycopg.Connection, now: datetime, horizon: timedelta) -> int:
-    """Unfinished items that are being worked on or due within ``horizon``; items waiting out a longer
-    backoff after a transient failure are not counted (they are the next run's business)."""
+@dataclass(frozen=True)
+class Unfinished:
+    """Unfinished items, split by whether work on them is under way or due soon, or waits out a backoff."""
+
+    pending: int  # queued, being worked on, lost with a message (the sweeper brings them back), or due soon
+    waiting: int  # deferred past the horizon: a failure's backoff or a host held back by its Retry-After
+    last_retry_at: datetime | None  # when the last waiting item is due
+
+
+def count_unfinished(conn: psycopg.Connection, now: datetime, horizon: timedelta) -> Unfinished:
+    """Unfinished items: ``pending`` ones are worked on or due within ``horizon`` (a deferred item counts as
+    pending until its retry time is further away than that), ``waiting`` ones wait out a longer backoff."""
     row = conn.execute(
-        """
-        SELECT count(*) FROM items
-        WHERE state NOT IN ('published', 'failed')
-          AND (outcome IS NULL OR outcome = 'ok' OR sweep_at <= %s)
-        """,
-        (now + horizon,),
+        f"""
+        SELECT count(*) FILTER (WHERE retry_at IS NULL OR retry_at <= %(soon)s),
+               count(*) FILTER (WHERE retry_at > %(soon)s), max(retry_at) FILTER (WHERE retry_at > %(soon)s)
+        FROM items WHERE {UNFINISHED}
+        """,  # noqa: S608 - fixed text
+        {"soon": now + horizon},
     ).fetchone()
-    return int(row[0]) if row else 0
+    assert row is not None
+    return Unfinished(int(row[0]), int(row[1]), row[2])
 
 
 @dataclass(frozen=True)
@@ -288,7 +312,8 @@ def reopen_for_extraction(
             ORDER BY i.id LIMIT %(limit)s FOR UPDATE OF i SKIP LOCKED
         )
         UPDATE items i SET state = 'fetched', attempts = 0, outcome = NULL, last_error = NULL,
-                           failed_from = NULL, sweep_at = %(sweep_at)s, state_changed_at = now()
+                           failed_from = NULL, sweep_at = %(sweep_at)s, retry_at = NULL,
+                           state_changed_at = now()
         FROM picked WHERE i.id = picked.id RETURNING i.id
         """,  # noqa: S608 - fixed text; every value is a parameter
         {**_reprocess_params(r), "after": after_id, "limit": limit, "sweep_at": sweep_at},

@@ -9,6 +9,8 @@ from datetime import datetime
 
 import psycopg
 
+from shared.db.items import unfinished
+
 
 @dataclass(frozen=True)
 class StoredPage:
@@ -79,10 +81,10 @@ def prune_raw_html(conn: psycopg.Connection, older_than: datetime) -> int:
     Only items that finished (published or failed) lose their body: one still waiting out retries must not
     find its page gone when its turn comes."""
     return conn.execute(
-        """
+        f"""
         UPDATE pages p SET html_gzip = NULL FROM items i
-        WHERE i.id = p.item_id AND i.state IN ('published', 'failed')
+        WHERE i.id = p.item_id AND NOT {unfinished("i.state")}
           AND p.html_gzip IS NOT NULL AND p.fetched_at < %s
-        """,
+        """,  # noqa: S608 - fixed text
         (older_than,),
     ).rowcount

@@ -8,6 +8,9 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from shared.db.feeds import DUE
+from shared.db.items import UNFINISHED
+
 # The stage that works on an item in each unfinished state.
 STAGE_OF_STATE = {"discovered": "fetch", "fetched": "extract", "extracted": "enrich"}
 
@@ -45,15 +48,15 @@ class Overview:
 
 def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
     rows = conn.execute(
-        """
+        f"""
         SELECT state, count(*),
                -- claim() counts an attempt and pushes sweep_at out; advance() resets attempts; defer() sets
                -- a transient outcome. So: attempted, no failure recorded, deadline ahead = being worked on.
                count(*) FILTER (WHERE attempts > 0 AND coalesce(outcome, 'ok') = 'ok' AND sweep_at > %s),
                count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> 'ok'),
                extract(epoch FROM %s - min(state_changed_at))
-        FROM items WHERE state NOT IN ('published', 'failed') GROUP BY state
-        """,
+        FROM items WHERE {UNFINISHED} GROUP BY state
+        """,  # noqa: S608 - fixed text
         (now, now),
     ).fetchall()
     failed: dict[str, int] = dict(
@@ -73,25 +76,25 @@ def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
 
 def overview(conn: psycopg.Connection, now: datetime) -> Overview:
     feeds_row = conn.execute(
-        """
-        SELECT count(*), count(*) FILTER (WHERE next_poll_at <= %(now)s),
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE {DUE}),
                count(*) FILTER (WHERE consecutive_failures > 0),
                count(*) FILTER (WHERE consecutive_failures > 0
                                 AND coalesce(last_success_at, created_at) < %(now)s - interval '1 day')
         FROM feeds
-        """,
+        """,  # noqa: S608 - fixed text
         {"now": now},
     ).fetchone()
     # Three index lookups (0007_stats_indexes), not a scan of every item: this runs at every metrics scrape.
     items_row = conn.execute(
-        """
+        f"""
         SELECT (SELECT count(*) FROM items
                 WHERE state = 'published' AND state_changed_at >= %(now)s - interval '1 hour'),
                (SELECT count(*) FROM items
                 WHERE state = 'published' AND state_changed_at >= %(now)s - interval '1 day'),
                coalesce(extract(epoch FROM %(now)s - (
-                   SELECT min(created_at) FROM items WHERE state NOT IN ('published', 'failed'))), 0)
-        """,
+                   SELECT min(created_at) FROM items WHERE {UNFINISHED})), 0)
+        """,  # noqa: S608 - fixed text
         {"now": now},
     ).fetchone()
     assert feeds_row is not None

@@ -3,12 +3,12 @@ in every spelling, the fetch policy under test, and how memory and databases are
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.allowlist import parse_allowlist
 from shared.http_client import FetchPolicy
 from tests.support.hostile_server import Behaviour, HostileServer, bomb, drip, endless, redirect, respond, stall
 from tests.support.shared_services import create_database, drop_database
@@ -113,7 +113,7 @@ def hostile_policy() -> FetchPolicy:
     return FetchPolicy(
         connect_timeout=2.0, read_timeout=1.5, total_timeout=3.0, max_bytes=10 << 20, max_redirects=5,
         allow_private_hosts=False, user_agent="newsmill-hostile-test",
-        allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
+        allowlist=parse_allowlist("127.0.0.1/32"),
     )  # fmt: skip
 
 

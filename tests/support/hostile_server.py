@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
@@ -19,12 +19,15 @@ _HEAD_LIMIT = 64 * 1024
 _ZEROS = bytes(1024 * 1024)
 
 
-def _head(status: int, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status} Hostile"] + [f"{k}: {v}" for k, v in {**headers, "Connection": "close"}.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+def _head(status: int, headers: Mapping[str, str | bytes]) -> bytes:
+    """The status line and headers; a bytes value goes on the wire as it is (UTF-8 in an ETag, say)."""
+    lines = [f"HTTP/1.1 {status} Hostile".encode()]
+    for name, value in {**headers, "Connection": "close"}.items():
+        lines.append(name.encode("latin-1") + b": " + (value if isinstance(value, bytes) else value.encode("latin-1")))
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def respond(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Behaviour:
+def respond(status: int, body: bytes = b"", headers: Mapping[str, str | bytes] | None = None) -> Behaviour:
     """A complete response; Content-Length is the real one unless ``headers`` says otherwise."""
 
     def run(conn: socket.socket, stop: threading.Event) -> None:

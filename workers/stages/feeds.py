@@ -19,6 +19,7 @@ import feedparser
 from shared.errors import Outcome, PermanentError
 from shared.feed_entry import FeedEntry
 from shared.languages import normalise_language
+from shared.server_hints import ttl_minutes
 from shared.urls import canonical_url
 
 MAX_TITLE = 1_000
@@ -38,7 +39,7 @@ class ParsedFeed:
     title: str | None
     site_url: str | None
     language: str | None
-    ttl_seconds: int | None
+    ttl_seconds: float | None  # RSS <ttl>, at most shared.server_hints.CEILING
     entries: list[FeedEntry]
     skipped_entries: int  # entries without a usable http(s) link, or beyond the per-poll cap
 
@@ -142,7 +143,7 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None, *, max_entr
         title=_text(meta.get("title")),
         site_url=_text(meta.get("link"), MAX_URL),
         language=language,
-        ttl_seconds=int(ttl) * 60 if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        ttl_seconds=ttl_minutes(ttl) if isinstance(ttl, str) else None,
         entries=entries,
         skipped_entries=skipped,
     )

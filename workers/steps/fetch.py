@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -12,7 +13,9 @@ from shared.db.items import ItemState
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_client import FetchResult
 from shared.settings import Settings
-from workers.steps.handoff import Handoff, Next, defer_transient, give_up
+from workers.steps.handoff import INFRASTRUCTURE, Handoff, Next, defer_transient, give_up
+
+log = logging.getLogger(__name__)
 
 ArticleFetcher = Callable[[str], FetchResult]
 
@@ -47,6 +50,12 @@ def fetch_one(conn: psycopg.Connection, item_id: int, fetcher: ArticleFetcher, s
     except PermanentError as exc:
         items.fail(conn, item.id, exc.outcome.value, exc.reason)
         return Next(outcome=exc.outcome.value)
+    except INFRASTRUCTURE:
+        raise
+    except Exception as exc:  # a bug: recorded and retried like a transient failure, so it ends with its reason
+        log.exception("fetch failed unexpectedly", extra={"item_id": item.id})
+        unexpected = TransientError(Outcome.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        return defer_transient(conn, item, unexpected, s, now)
     with conn.transaction():
         pages.save_page(conn, item.id, final_url=result.url, status=result.status,
                         content_type=result.headers.get("content-type"), body=result.body)  # fmt: skip

@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
+import redis
 
 from shared.backoff import exponential
 from shared.db import items
 from shared.errors import Outcome, TransientError
 from shared.settings import Settings
 
+# The database or Redis briefly away: a step lets these escape for its task to retry (workers/tasks.py);
+# anything else that goes wrong is about the input, and the step records it.
+INFRASTRUCTURE: tuple[type[Exception], ...] = (psycopg.OperationalError, redis.ConnectionError, redis.TimeoutError)
 # Retries sooner than this are re-sent with a countdown; later ones are left to the sweeper, because a
 # broker holding a long-delayed message is one more thing to lose.
 MAX_COUNTDOWN = 120.0
@@ -85,12 +89,15 @@ def defer_transient(
         items.fail(conn, item.id, exc.outcome.value, f"{exc.reason} (after {item.attempts} attempts)")
         return Next(outcome=exc.outcome.value)
     if busy:
-        delay = max(exc.retry_after or 1.0, 0.5)
+        # As long as the host's slot or penalty lasts, which the gate caps at NEWSMILL_MAX_SERVER_DELAY.
+        delay = min(max(exc.retry_after or 1.0, 0.5), s.max_server_delay)
     else:
         delay = retry_delay(item.attempts, exc.retry_after, s.retry_base_delay)
-    resend = busy or delay <= MAX_COUNTDOWN
+    # A long wait is never a countdown message: a worker holds countdown messages in memory until due.
+    resend = delay <= MAX_COUNTDOWN
     # A re-sent item is the countdown message's: the sweeper must not deliver it at the same moment (two
     # claims would count two attempts), so it only steps in if that message is lost.
-    sweep_at = now + timedelta(seconds=delay + (s.stuck_after if resend else 0))
-    items.defer(conn, item.id, exc.outcome.value, exc.reason, sweep_at, refund=busy)
+    retry_at = now + timedelta(seconds=delay)
+    sweep_at = retry_at + timedelta(seconds=s.stuck_after if resend else 0)
+    items.defer(conn, item.id, exc.outcome.value, exc.reason, retry_at=retry_at, sweep_at=sweep_at, refund=busy)
     return Next([item.id] if resend else [], delay, again=True, outcome=exc.outcome.value)
