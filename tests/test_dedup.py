@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+import zlib
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workers.stages.dedup import (
+    _PUNCT,
     BANDS,
     MIN_SKETCH_SHINGLES,
+    Shingles,
+    _covered,
+    _keep_marks,
     content_hash,
     normalise_text,
     shingle_text,
@@ -138,3 +144,50 @@ def test_near_copies_share_band_keys_and_unrelated_texts_do_not() -> None:
     seed_keys = set(sketch_text(SEED).band_keys)
     assert seed_keys & set(sketch_text(SYNDICATED).band_keys)
     assert not seed_keys & set(sketch_text(SAME_EVENT).band_keys)
+
+
+def _covered_reference(a: Shingles, other: set[int]) -> int:
+    """The coverage count written as a plain loop over a's shingles (what the vectorised one must equal)."""
+    covered = reach = 0
+    for i, h in enumerate(a.hashes):
+        if h in other:
+            end = min(i + a.k, a.token_count)
+            covered += end - max(i, reach)
+            reach = end
+    return covered
+
+
+WORDS = st.sampled_from(
+    ["the", "mayor", "said", "budget", "city", "tram", "line", "opens", "monday", "and", "council", "votes"]
+)
+
+
+@given(st.lists(WORDS, max_size=80), st.lists(WORDS, max_size=80))
+def test_the_vectorised_coverage_equals_the_plain_loop(a_words: list[str], b_words: list[str]) -> None:
+    a, b = shingle_text(" ".join(a_words)), shingle_text(" ".join(b_words))
+    assert _covered(a, b) == _covered_reference(a, set(b.hashes))
+    assert _covered(b, a) == _covered_reference(b, set(a.hashes))
+
+
+@given(st.text(max_size=300))
+def test_the_fast_normalisation_equals_the_mark_preserving_one(text: str) -> None:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    slow = " ".join(_PUNCT.sub(_keep_marks, folded).split())
+    assert normalise_text(text) == slow
+
+
+def _shingles_reference(text: str) -> tuple[int, ...]:
+    """The shingle hashes written plainly: CRC-32 of k tokens joined by the mode's separator."""
+    shingles = shingle_text(text)
+    tokens = normalise_text(text).split() if shingles.mode == "words" else list(normalise_text(text).replace(" ", ""))
+    sep = " " if shingles.mode == "words" else ""
+    spans = range(max(len(tokens) - shingles.k + 1, 1)) if tokens else range(0)
+    return tuple(zlib.crc32(sep.join(tokens[i : i + shingles.k]).encode()) for i in spans)
+
+
+@given(
+    st.text(max_size=200)
+    | st.lists(st.sampled_from(["東京", "都", "の", "ニュース", "ข่าว", "ไทย", " ", "é"])).map("".join)
+)
+def test_shingle_hashes_are_the_crc_of_the_joined_tokens(text: str) -> None:
+    assert shingle_text(text).hashes == _shingles_reference(text)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from shared.db.articles import bump_cursor
 from shared.db.dedup_index import bulk_index, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
 from workers.stages.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
@@ -35,6 +36,7 @@ def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = No
         (row[0], feed_id, url, url, datetime.now(UTC), text, len(text.split()), content_hash(text), duplicate_of),
     ).fetchone()
     assert row is not None
+    bump_cursor(db, [int(row[0])])  # published: only published articles are anyone's original
     return int(row[0])
 
 
@@ -46,6 +48,13 @@ def add_indexed(db: psycopg.Connection, text: str) -> int:
 
 def lookup(db: psycopg.Connection, text: str, exclude_id: int | None = None) -> DuplicateMatch | None:
     return find_duplicate(db, fingerprint_text(text), THRESHOLD, exclude_id=exclude_id)
+
+
+def test_a_draft_not_published_yet_is_no_ones_original(db: psycopg.Connection) -> None:
+    draft_id = add_article(db, SEED)
+    db.execute("UPDATE articles SET cursor = NULL WHERE id = %s", (draft_id,))
+    copy_id = add_article(db, SEED)
+    assert lookup(db, SEED, exclude_id=copy_id) is None
 
 
 def test_the_syndicated_copy_points_at_the_seed(db: psycopg.Connection) -> None:

@@ -131,6 +131,19 @@ def save_enrichments(conn: psycopg.Connection, enrichments: Mapping[int, Enrichm
     )  # fmt: skip
 
 
+def published_up_to(conn: psycopg.Connection) -> int:
+    """The last cursor handed out by a committed transaction (nothing committed later has a lower one)."""
+    row = conn.execute("SELECT value FROM publish_counter").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def lock_publication(conn: psycopg.Connection) -> None:
+    """Take the publish_counter row lock now (``bump_cursor`` takes it anyway): publications are serialised
+    from here to this transaction's commit."""
+    conn.execute("SELECT value FROM publish_counter FOR UPDATE")
+
+
 def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     """Give articles new, higher cursor positions, making them (again) visible to cursor readers.
 

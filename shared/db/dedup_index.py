@@ -9,7 +9,7 @@ drift from the original step by step. Such a copy becomes an original of its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -51,12 +51,13 @@ def first_with_hash(
 def first_with_hashes(
     conn: psycopg.Connection, content_hashes: Sequence[str], exclude_ids: Sequence[int]
 ) -> dict[str, tuple[int, int | None]]:
-    """For each hash, the first-stored article with exactly that normalised text (not one of ``exclude_ids``):
-    hash -> (id, duplicate_of)."""
+    """For each hash, the first-stored published article with exactly that normalised text (not one of
+    ``exclude_ids``): hash -> (id, duplicate_of). A draft not published yet is no one's original."""
     rows = conn.execute(
         """
         SELECT DISTINCT ON (content_hash) content_hash, id, duplicate_of FROM articles
-        WHERE content_hash = ANY(%s) AND id <> ALL(%s::bigint[]) ORDER BY content_hash, id
+        WHERE content_hash = ANY(%s) AND id <> ALL(%s::bigint[]) AND cursor IS NOT NULL
+        ORDER BY content_hash, id
         """,
         (sorted(set(content_hashes)), list(exclude_ids)),
     ).fetchall()
@@ -70,19 +71,20 @@ class BatchCandidate:
     position: int
     id: int
     duplicate_of: int | None
+    content_hash: str
     hits: int
 
 
 def candidates_for_batch(
     conn: psycopg.Connection, keys_by_position: Sequence[Sequence[int]], exclude_ids: Sequence[int]
-) -> tuple[list[BatchCandidate], dict[int, str]]:
-    """``candidates`` for every text of a batch in one statement, and the candidates' texts (each once)."""
+) -> list[BatchCandidate]:
+    """``candidates`` for every text of a batch, in one statement."""
     positions = [p for p, keys in enumerate(keys_by_position) for _ in keys]
     keys = [k for ks in keys_by_position for k in ks]
     if not keys:
-        return [], {}
+        return []
     with conn.cursor(row_factory=class_row(BatchCandidate)) as cur:
-        found = cur.execute(
+        return cur.execute(
             """
             WITH hits AS (
                 SELECT k.position, c.article_id, count(*) AS hits
@@ -96,16 +98,56 @@ def candidates_for_batch(
             ), ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY position ORDER BY hits DESC, article_id) AS rank FROM hits
             )
-            SELECT r.position, a.id, a.duplicate_of, r.hits FROM ranked r JOIN articles a ON a.id = r.article_id
+            SELECT r.position, a.id, a.duplicate_of, a.content_hash, r.hits
+            FROM ranked r JOIN articles a ON a.id = r.article_id
             WHERE r.rank <= %(limit)s ORDER BY r.position, r.rank
             """,
             {"positions": positions, "keys": keys, "exclude": list(exclude_ids), "per_key": MAX_PER_KEY,
              "limit": MAX_CANDIDATES},
         ).fetchall()  # fmt: skip
-    ids = sorted({c.id for c in found})
-    rows = conn.execute("SELECT id, text FROM articles WHERE id = ANY(%s)", (ids,)).fetchall() if ids else []
-    texts: dict[int, str] = {int(i): str(t) for i, t in rows}
-    return found, texts
+
+
+@dataclass(frozen=True)
+class Recent:
+    """An article published after a cursor that may copy, or be copied by, a batch text."""
+
+    id: int
+    duplicate_of: int | None
+    content_hash: str
+    shared_keys: list[int]  # the batch's band keys this article is indexed under
+
+
+def published_since(
+    conn: psycopg.Connection,
+    cursor: int,
+    content_hashes: Sequence[str],
+    keys: Sequence[int],
+    exclude_ids: Sequence[int],
+) -> list[Recent]:
+    """Articles published after ``cursor`` with one of these texts or indexed under one of these keys: what a
+    batch decided before taking the publication lock could not see. Few rows: it walks the cursor index."""
+    with conn.cursor(row_factory=class_row(Recent)) as cur:
+        return cur.execute(
+            """
+            SELECT a.id, a.duplicate_of, a.content_hash,
+                   ARRAY(SELECT b.band_key FROM dedup_bands b
+                         WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)) AS shared_keys
+            FROM articles a
+            WHERE a.cursor > %(cursor)s AND a.id <> ALL(%(exclude)s::bigint[])
+              AND (a.content_hash = ANY(%(hashes)s)
+                   OR EXISTS (SELECT 1 FROM dedup_bands b WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)))
+            ORDER BY a.id
+            """,
+            {"cursor": cursor, "keys": list(keys), "hashes": list(content_hashes), "exclude": list(exclude_ids)},
+        ).fetchall()
+
+
+def texts_of(conn: psycopg.Connection, article_ids: Collection[int]) -> dict[int, str]:
+    """The stored texts of some articles, by id (what a candidate's similarity is computed on)."""
+    if not article_ids:
+        return {}
+    rows = conn.execute("SELECT id, text FROM articles WHERE id = ANY(%s)", (sorted(article_ids),)).fetchall()
+    return {int(i): str(t) for i, t in rows}
 
 
 def candidates(conn: psycopg.Connection, keys: Sequence[int], exclude_id: int | None) -> list[Candidate]:

@@ -13,6 +13,7 @@ Scripts written without spaces (Chinese, Japanese, Thai...) are shingled by char
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -58,7 +59,7 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
 _PERM_A, _PERM_B = _permutations()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # no slots: the array is cached in the instance
 class Shingles:
     """A text's tokens count, how it was split, and the CRC-32 of each shingle in text order."""
 
@@ -69,6 +70,11 @@ class Shingles:
     @property
     def k(self) -> int:
         return WORD_K if self.mode == "words" else CHAR_K
+
+    @functools.cached_property
+    def array(self) -> np.ndarray:
+        """The hashes as a numpy array (what the scoring works on), made once."""
+        return np.fromiter(self.hashes, dtype=np.uint32, count=len(self.hashes))
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,25 @@ def _keep_marks(match: re.Match[str]) -> str:
     return "".join(c if unicodedata.category(c).startswith("M") else " " for c in run)
 
 
+@functools.cache
+def _marks() -> re.Pattern[str]:
+    """Any combining mark (Unicode category M), as one character class."""
+    marks = [c for c in range(0x300, 0x30000) if unicodedata.category(chr(c)).startswith("M")]
+    ranges: list[list[int]] = []
+    for c in marks:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]")
+
+
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, punctuation and symbols as spaces, whitespace collapsed: the text that is compared."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_PUNCT.sub(_keep_marks, folded).split())
+    # Most texts have no combining mark left after NFKC: then no run needs looking into, character by character.
+    spaced = _PUNCT.sub(_keep_marks, folded) if _marks().search(folded) else _PUNCT.sub(" ", folded)
+    return " ".join(spaced.split())
 
 
 def content_hash(text: str) -> str:
@@ -121,9 +142,23 @@ def shingle_text(text: str) -> Shingles:
 def _shingle_normalised(normalised: str) -> Shingles:
     mode, tokens = _tokens(normalised)
     k = WORD_K if mode == "words" else CHAR_K
-    sep = " " if mode == "words" else ""
-    spans = range(max(len(tokens) - k + 1, 1)) if tokens else range(0)
-    hashes = tuple(zlib.crc32(sep.join(tokens[i : i + k]).encode()) for i in spans)
+    if not tokens:
+        return Shingles(mode, 0, ())
+    # A shingle's bytes are a slice of the encoded text (words are separated by exactly one space, and
+    # characters by nothing), so each shingle is one CRC over a memoryview: no joining, no encoding per shingle.
+    data = (normalised if mode == "words" else normalised.replace(" ", "")).encode()
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if mode == "words":
+        spaces = np.flatnonzero(raw == 32)
+        starts = np.concatenate(([0], spaces + 1))
+        ends = np.concatenate((spaces, [len(data)]))
+    else:  # every byte that does not continue a UTF-8 sequence starts a character
+        starts = np.flatnonzero((raw & 0xC0) != 0x80)
+        ends = np.concatenate((starts[1:], [len(data)]))
+    count = max(len(tokens) - k + 1, 1)
+    last = np.minimum(np.arange(count) + k - 1, len(tokens) - 1)
+    view = memoryview(data)
+    hashes = tuple(zlib.crc32(view[a:b]) for a, b in zip(starts[:count].tolist(), ends[last].tolist(), strict=True))
     return Shingles(mode, len(tokens), hashes)
 
 
@@ -160,23 +195,22 @@ def fingerprint_text(text: str) -> Fingerprint:
     return Fingerprint(hashlib.sha256(normalised.encode()).hexdigest(), shingles, sketch_shingles(shingles))
 
 
-def _covered(a: Shingles, other: set[int]) -> int:
-    """How many of a's tokens lie inside at least one shingle that ``other`` also has."""
-    covered = reach = 0
-    for i, h in enumerate(a.hashes):
-        if h in other:
-            end = min(i + a.k, a.token_count)
-            covered += end - max(i, reach)
-            reach = end
-    return covered
+def _covered(a: Shingles, other: Shingles) -> int:
+    """How many of a's tokens lie inside at least one shingle that ``other`` also has: token j is covered when
+    one of the shingles starting at j-k+1 .. j is shared (a running window over the shared-shingle mask)."""
+    if not a.hashes:
+        return 0
+    shared = np.isin(a.array, other.array).astype(np.int32)
+    window = np.convolve(shared, np.ones(a.k, dtype=np.int32))[: a.token_count]
+    return int(np.count_nonzero(window))
 
 
 def score(a: Shingles, b: Shingles) -> float:
     """The confirming similarity of two shingled texts, in [0, 1]; see the module docstring."""
     if a.mode != b.mode or not a.hashes or not b.hashes:
         return 0.0
-    covered_a = _covered(a, set(b.hashes))
-    covered_b = _covered(b, set(a.hashes))
+    covered_a = _covered(a, b)
+    covered_b = _covered(b, a)
     both = (covered_a + covered_b) / (a.token_count + b.token_count)
     shortest = min(a.token_count, b.token_count)
     if shortest < MIN_CONTAINMENT[a.mode]:

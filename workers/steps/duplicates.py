@@ -2,18 +2,20 @@
 
 The SQL is shared/db/dedup_index.py's; the text measures are workers/stages/dedup.py's; this module puts them
 in order and resolves a match to the original it copies. A batch is decided in publication order, each text
-against the stored index and against the batch's earlier texts, with two statements for the whole batch.
+against the stored index and against the batch's earlier texts, with a few statements for the whole batch.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import psycopg
 
 from shared.db import dedup_index
-from workers.stages.dedup import DuplicateMatch, Fingerprint, score, shingle_text
+from workers.stages.dedup import DuplicateMatch, Fingerprint, Shingles, score, shingle_text
 
 
 @dataclass
@@ -24,7 +26,7 @@ class _Batch:
     texts: Sequence[tuple[int, Fingerprint]]
     exact: dict[str, tuple[int, int | None]]  # content hash -> first stored (id, duplicate_of)
     stored: list[list[dedup_index.BatchCandidate]]  # per position
-    stored_texts: dict[int, str]
+    shingles: dict[int, Shingles]  # stored candidates' shingles, by article id
     threshold: float
     decided: list[DuplicateMatch | None] = field(default_factory=list)
 
@@ -50,7 +52,7 @@ class _Batch:
             return None
         matches: list[tuple[int, int | None, float]] = []  # (id, duplicate_of, score)
         for candidate in self.stored[position]:
-            similarity = score(fingerprint.shingles, shingle_text(self.stored_texts[candidate.id]))
+            similarity = score(fingerprint.shingles, self.shingles[candidate.id])
             if similarity >= self.threshold:
                 matches.append((candidate.id, candidate.duplicate_of, similarity))
         keys = set(fingerprint.sketch.band_keys)
@@ -65,25 +67,122 @@ class _Batch:
         return DuplicateMatch(self.root(best_id, duplicate_of), round(best_score, 4), exact=False)
 
 
+class RecentShingles:
+    """Shingles of originals this process published or scored lately, by (article id, content hash): a copy
+    of a story finds its original's here instead of shingling the stored text again (the hash makes a
+    re-extracted text a miss)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[int, str], Shingles] = OrderedDict()
+
+    def get(self, article_id: int, content_hash: str) -> Shingles | None:
+        with self._lock:
+            found = self._entries.get((article_id, content_hash))
+            if found is not None:
+                self._entries.move_to_end((article_id, content_hash))
+            return found
+
+    def put(self, article_id: int, content_hash: str, shingles: Shingles) -> None:
+        with self._lock:
+            self._entries[(article_id, content_hash)] = shingles
+            self._entries.move_to_end((article_id, content_hash))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+RECENT = RecentShingles()
+
+
+class DuplicateFinder:
+    """The duplicate decision for a batch of stored articles (article id, fingerprint), in publication order.
+
+    ``decide`` runs before the publication lock, against what is published now: it holds the costly part
+    (looking candidates up, shingling and scoring them). ``recheck``, under the lock, looks only at what was
+    published since the decision (a handful of rows), so the lock is held for one statement, not for the
+    scoring, and two copies published at the same moment still cannot both become originals."""
+
+    def __init__(self, conn: psycopg.Connection, batch: Sequence[tuple[int, Fingerprint]], threshold: float) -> None:
+        self.conn, self.batch, self.threshold = conn, batch, threshold
+        self.ids = [article_id for article_id, _ in batch]
+        self.shingles: dict[int, Shingles] = {}
+
+    def _shingle(self, hashes: dict[int, str]) -> None:
+        """Shingles of these articles (id -> content hash): from this process's recent ones, else their text."""
+        missing = set()
+        for article_id, content_hash in hashes.items():
+            if article_id not in self.shingles:
+                cached = RECENT.get(article_id, content_hash)
+                if cached is None:
+                    missing.add(article_id)
+                else:
+                    self.shingles[article_id] = cached
+        for article_id, text in dedup_index.texts_of(self.conn, missing).items():
+            self.shingles[article_id] = shingle_text(text)
+            RECENT.put(article_id, hashes[article_id], self.shingles[article_id])
+
+    def decide(self) -> list[DuplicateMatch | None]:
+        """For each text: the first-seen original it copies, or None. The similarity is against the article
+        that matched; when that one is itself a duplicate, ``original_id`` is its original."""
+        found = dedup_index.candidates_for_batch(self.conn, [fp.sketch.band_keys for _, fp in self.batch], self.ids)
+        self._shingle({c.id: c.content_hash for c in found})
+        stored: list[list[dedup_index.BatchCandidate]] = [[] for _ in self.batch]
+        for candidate in found:
+            stored[candidate.position].append(candidate)
+        exact = dedup_index.first_with_hashes(self.conn, [fp.content_hash for _, fp in self.batch], self.ids)
+        state = _Batch(self.conn, self.batch, exact, stored, self.shingles, self.threshold)
+        for position, article_id in enumerate(self.ids):
+            match = state.exact_match(position) or state.near_match(position)
+            state.decided.append(None if match is not None and match.original_id == article_id else match)
+        for (article_id, fingerprint), match in zip(self.batch, state.decided, strict=True):
+            if match is None:  # a new original: its copies, coming next, will be scored against it
+                RECENT.put(article_id, fingerprint.content_hash, fingerprint.shingles)
+        return state.decided
+
+    def recheck(self, cursor: int, decided: Sequence[DuplicateMatch | None]) -> list[DuplicateMatch | None]:
+        """``decided``, corrected for what was published after ``cursor`` (call it holding the publication
+        lock, with ``cursor`` read before ``decide``): an original of this batch that copies one of those
+        becomes its duplicate, and so do the batch texts that copied it."""
+        keys = sorted({k for _, fp in self.batch for k in fp.sketch.band_keys})
+        hashes = [fp.content_hash for _, fp in self.batch]
+        recent = dedup_index.published_since(self.conn, cursor, hashes, keys, self.ids)
+        if not recent:
+            return list(decided)
+        self._shingle({r.id: r.content_hash for r in recent if r.shared_keys})
+        rechecked = list(decided)
+        for position, (_, fingerprint) in enumerate(self.batch):
+            if decided[position] is None:
+                rechecked[position] = self._against(fingerprint, recent)
+        where = {article_id: position for position, article_id in enumerate(self.ids)}
+        for position, match in enumerate(rechecked):
+            copied = where.get(match.original_id) if match is not None else None
+            if match is not None and copied is not None and (became := rechecked[copied]) is not None:
+                rechecked[position] = DuplicateMatch(became.original_id, match.similarity, match.exact)
+        return rechecked
+
+    def _against(self, fingerprint: Fingerprint, recent: Sequence[dedup_index.Recent]) -> DuplicateMatch | None:
+        matches: list[tuple[int, int | None, float, bool]] = []  # (id, duplicate_of, score, exact)
+        keys = set(fingerprint.sketch.band_keys)
+        for r in recent:
+            if r.content_hash == fingerprint.content_hash:
+                matches.append((r.id, r.duplicate_of, 1.0, True))
+            elif keys.intersection(r.shared_keys):
+                similarity = score(fingerprint.shingles, self.shingles[r.id])
+                if similarity >= self.threshold:
+                    matches.append((r.id, r.duplicate_of, round(similarity, 4), False))
+        if not matches:
+            return None
+        best_id, duplicate_of, similarity, exact = min(matches, key=lambda m: (not m[3], m[0]))
+        root = dedup_index.root_of(self.conn, best_id) if duplicate_of is not None else best_id
+        return DuplicateMatch(root, similarity, exact=exact)
+
+
 def find_duplicates(
     conn: psycopg.Connection, batch: Sequence[tuple[int, Fingerprint]], threshold: float
 ) -> list[DuplicateMatch | None]:
-    """For each (article id, fingerprint) of a batch, in order: the first-seen original it copies, or None.
-
-    Articles are already stored (their ids are excluded from the lookups). The similarity is against the
-    article that matched; when that one is itself a duplicate, ``original_id`` is its original. Only the
-    candidates' texts are shingled here: the caller fingerprinted its own texts beforehand."""
-    ids = [article_id for article_id, _ in batch]
-    found, texts = dedup_index.candidates_for_batch(conn, [fp.sketch.band_keys for _, fp in batch], ids)
-    stored: list[list[dedup_index.BatchCandidate]] = [[] for _ in batch]
-    for candidate in found:
-        stored[candidate.position].append(candidate)
-    exact = dedup_index.first_with_hashes(conn, [fp.content_hash for _, fp in batch], ids)
-    state = _Batch(conn, batch, exact, stored, texts, threshold)
-    for position, (article_id, _) in enumerate(batch):
-        match = state.exact_match(position) or state.near_match(position)
-        state.decided.append(None if match is not None and match.original_id == article_id else match)
-    return state.decided
+    """``DuplicateFinder(...).decide()``: for each (stored article id, fingerprint), its original or None."""
+    return DuplicateFinder(conn, batch, threshold).decide()
 
 
 def find_duplicate(

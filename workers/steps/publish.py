@@ -1,11 +1,11 @@
 """Publication: one transaction makes a batch of enriched articles visible to readers, with a cursor range.
 
-Two things are serialised deployment-wide, once per batch rather than once per article: the duplicate
-decision (an advisory lock, so two copies of one story published at the same moment cannot both become
-originals) and the cursor counter (its row lock, taken last and held only until commit, is what makes cursor
-order equal commit order for downstream readers: docs/downstream.md). The enrichment stages' CPU work happens
-before the transaction; inside it, the batch's duplicate decision costs two statements, and every write is
-one statement for the whole batch.
+One thing is serialised deployment-wide, once per batch: the cursor counter. Its row lock, held to commit, is
+what makes cursor order equal commit order for downstream readers (docs/downstream.md), and it also orders
+the duplicate decisions: a batch decides against what is published before taking it, then, holding it,
+checks what was published in between (workers/steps/duplicates.py), so two copies of one story published at
+the same moment cannot both become originals. The enrichment stages' CPU work happens before the
+transaction, every write is one statement for the whole batch, and all of them come before the lock.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from shared.db import article_topics, articles, dedup_index
 from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.stages.dedup import Fingerprint, fingerprint_text
+from workers.stages.dedup import DuplicateMatch, Fingerprint, fingerprint_text
 from workers.stages.language import LanguageResult, detect_language
 from workers.stages.topics import TopicMatch, tag_article
-from workers.steps.duplicates import find_duplicates
-
-# Serialises the duplicate decision: two copies of one story published at the same moment would otherwise
-# each miss the other (neither committed yet) and both become originals.
-DEDUP_LOCK_KEY = 0x6E65_7773_6D69_6C6C  # "newsmill"
+from workers.steps.duplicates import DuplicateFinder
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,9 @@ def publish(
 ) -> Published:
     """Write the batch's duplicate links, index entries, tags and enrichment, then give it a cursor range.
 
-    Call it inside the caller's transaction, after the items moved to ``published``."""
+    Call it inside the caller's transaction, after the items moved to ``published``. Everything is written
+    before the publication lock is taken; under it, one statement checks what was published meanwhile (rarely
+    anything), then the cursors are handed out and the lock is held only until commit."""
     if not batch:
         return Published([], 0.0, time.perf_counter())
     ids = [entry.article_id for entry in batch]
@@ -92,22 +90,34 @@ def publish(
         if m.slug in topic_ids
     ]
     article_topics.replace_tags(conn, ids, tags)
+    seen = articles.published_up_to(conn)  # before deciding: whatever commits later has a higher cursor
+    finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
+    matches = finder.decide()
+    _save(conn, batch, matches)
     asked = time.perf_counter()
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
+    articles.lock_publication(conn)
     locked = time.perf_counter()
-    matches = find_duplicates(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
-    # Only originals are indexed (shared/db/dedup_index.py); a re-extracted article that became a copy leaves.
-    dedup_index.index_articles(conn, {
-        e.article_id: e.enriched.fingerprint.sketch.band_keys for e, m in zip(batch, matches, strict=True) if m is None
-    })  # fmt: skip
-    dedup_index.unindex_articles(conn, [e.article_id for e, m in zip(batch, matches, strict=True) if m is not None])
+    rechecked = finder.recheck(seen, matches)
+    changed = [i for i, (before, after) in enumerate(zip(matches, rechecked, strict=True)) if before != after]
+    if changed:  # a copy of something published meanwhile (a story arriving twice at once)
+        _save(conn, [batch[i] for i in changed], [rechecked[i] for i in changed])
+    articles.bump_cursor(conn, ids)  # last: the counter row stays locked until commit
+    return Published([m is not None for m in rechecked], locked - asked, locked)
+
+
+def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
+    """Index the originals (only originals are: shared/db/dedup_index.py), drop copies from the index (a
+    re-extracted article may have become one), and store language and duplicate link."""
+    pairs = list(zip(batch, matches, strict=True))
+    dedup_index.index_articles(
+        conn, {e.article_id: e.enriched.fingerprint.sketch.band_keys for e, m in pairs if m is None}
+    )
+    dedup_index.unindex_articles(conn, [e.article_id for e, m in pairs if m is not None])
     articles.save_enrichments(conn, {
         e.article_id: articles.Enrichment(
             language=e.enriched.language.language, language_probability=e.enriched.language.probability,
             language_source=e.enriched.language.source, duplicate_of=m.original_id if m else None,
             similarity=m.similarity if m else None,
         )
-        for e, m in zip(batch, matches, strict=True)
+        for e, m in pairs
     })  # fmt: skip
-    articles.bump_cursor(conn, ids)  # last: holds the counter lock until commit
-    return Published([m is not None for m in matches], locked - asked, locked)
