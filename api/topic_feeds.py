@@ -40,7 +40,7 @@ def parse_langs(value: str | None) -> tuple[str, ...] | None:
         return None
     parts = [part for part in value.split(",") if part.strip()]
     try:
-        langs = tuple(normalise_languages(parts))
+        langs = tuple(sorted(normalise_languages(parts)))
     except ValueError:
         langs = ()
     if not langs or len(langs) > MAX_LANGS:

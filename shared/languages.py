@@ -51,11 +51,11 @@ def _by_name(name: str) -> langcodes.Language | None:
 
 
 def normalise_languages(values: list[str]) -> list[str]:
-    """Distinct codes of several tags, sorted; ValueError names the first tag that names no language."""
-    codes: set[str] = set()
+    """Distinct codes of several tags, in the order given; ValueError names the first that names no language."""
+    codes: dict[str, None] = {}
     for value in values:
         code = UNDETERMINED if value.strip().lower() == UNDETERMINED else normalise_language(value)
         if code is None:
             raise ValueError(f"{value!r} is not a language tag (ISO 639 code or BCP 47 tag, e.g. fr, pt-BR)")
-        codes.add(code)
-    return sorted(codes)
+        codes[code] = None
+    return list(codes)

@@ -131,7 +131,7 @@ class Topic(BaseModel):
     @field_validator("languages")
     @classmethod
     def _primary_subtags(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else normalise_languages(value)
+        return None if value is None else sorted(normalise_languages(value))
 
     @model_validator(mode="after")
     def _compile(self) -> Topic:

@@ -13,6 +13,7 @@ import redis
 
 from shared.db import feeds, items
 from shared.errors import Outcome, TransientError
+from shared.feed_entry import FeedEntry
 from shared.politeness import HostGate
 from shared.robots import KEY_PREFIX, RobotsCache
 from shared.settings import Settings
@@ -20,7 +21,7 @@ from tests.support.hostile_cases import hostile_policy
 from tests.support.hostile_reliability import HUGE, RETRY_AFTER_BOMBS, hint_bomb_feed, retry_after_routes
 from tests.support.hostile_server import HostileServer, hostile, respond
 from workers.stages.fetch import DEFAULT_PENALTY, fetch_article, fetch_politely
-from workers.steps.fetch import fetch_step
+from workers.steps.fetch import fetch_one
 from workers.steps.handoff import MAX_COUNTDOWN, MAX_RETRY_DELAY
 from workers.steps.poll import poll_step
 
@@ -48,7 +49,7 @@ def _gate(client: redis.Redis) -> HostGate:
 
 def _item(db: psycopg.Connection, url: str) -> int:
     feed, _ = feeds.add_feed(db, f"{url}#feed")
-    entry = items.NewItem(None, url, url, None, None, None, None)
+    entry = FeedEntry(None, url, url, None, None, None, None)
     (item_id,) = items.insert_new_items(db, feed.id, [entry], datetime.now(UTC))
     return item_id
 
@@ -64,7 +65,7 @@ def test_an_article_retry_after_is_capped_recorded_and_never_crashes(
     url = retry_after_routes(server, "article")[case]
     gate, now = _gate(client), datetime.now(UTC)
     item_id = _item(db, url)
-    step = fetch_step(db, item_id, lambda u: fetch_article(u, POLICY, gate), S, now)
+    step = fetch_one(db, item_id, lambda u: fetch_article(u, POLICY, gate), S, now)
     item = items.get_item(db, item_id)
     assert item is not None
     assert (step.outcome, item.state, item.outcome, item.attempts) == ("rate_limited", "discovered", "rate_limited", 1)
@@ -82,7 +83,7 @@ def test_an_article_retry_after_is_capped_recorded_and_never_crashes(
 
     # Every other page of the host now waits out the penalty: no attempt counted, no overflow, no crash.
     other_id = _item(db, server.url("/article/other"))
-    busy = fetch_step(db, other_id, lambda u: fetch_article(u, POLICY, gate), S, now)
+    busy = fetch_one(db, other_id, lambda u: fetch_article(u, POLICY, gate), S, now)
     other = items.get_item(db, other_id)
     assert other is not None
     assert (busy.outcome, other.outcome, other.attempts) == ("host_busy", "host_busy", 0)

@@ -9,6 +9,7 @@ import psycopg
 from cli.idle import HORIZON, remaining
 from shared.db import feeds, items
 from shared.db.items import ItemState
+from shared.feed_entry import FeedEntry
 from workers.steps.handoff import MAX_COUNTDOWN
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -16,7 +17,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _item(db: psycopg.Connection, feed_id: int, n: int) -> int:
     url = f"http://news.example/{n}"
-    (item_id,) = items.insert_new_items(db, feed_id, [items.NewItem(None, url, url, None, None, None, None)], NOW)
+    (item_id,) = items.insert_new_items(db, feed_id, [FeedEntry(None, url, url, None, None, None, None)], NOW)
     return item_id
 
 

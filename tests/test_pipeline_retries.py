@@ -14,7 +14,7 @@ from shared.errors import Outcome, TransientError
 from shared.feed_entry import FeedEntry
 from shared.http_client import FetchResult
 from shared.settings import Settings
-from workers.steps.fetch import ArticleFetcher, fetch_step
+from workers.steps.fetch import ArticleFetcher, fetch_one, fetch_step
 from workers.steps.handoff import MAX_COUNTDOWN
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,7 +86,7 @@ def test_an_unexpected_exception_is_recorded_retried_and_ends_the_item_with_its_
         raise redis.ResponseError("value is out of range")  # what a 1e23 ms penalty once raised, five times over
 
     for attempt in range(1, S.max_attempts + 1):
-        step = fetch_step(db, item_id, broken, S, NOW)
+        step = fetch_one(db, item_id, broken, S, NOW)
         item = items.get_item(db, item_id)
         assert item is not None
         assert (step.outcome, item.outcome) == ("internal_error", "internal_error")
@@ -102,7 +102,7 @@ def test_infrastructure_errors_escape_for_the_task_to_retry(db: psycopg.Connecti
         raise redis.ConnectionError("refused")
 
     with pytest.raises(redis.ConnectionError):
-        fetch_step(db, item_id, away, S, NOW)
+        fetch_one(db, item_id, away, S, NOW)
     item = items.get_item(db, item_id)
     assert item is not None
     assert item.outcome is None
