@@ -45,6 +45,8 @@ class Article(ArticleDraft):
     cursor: int | None
     created_at: datetime
     updated_at: datetime
+    first_cursor: int | None  # NULL until the cursor first moves after migration 0012 (then: the first one)
+    content_changed_at: datetime | None  # the last change of what a reader sees; NULL: see 0012
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,14 @@ def upsert_draft(conn: psycopg.Connection, d: ArticleDraft) -> int:
             author = EXCLUDED.author, published_at = EXCLUDED.published_at,
             date_source = EXCLUDED.date_source, fetched_at = EXCLUDED.fetched_at, text = EXCLUDED.text,
             word_count = EXCLUDED.word_count, content_hash = EXCLUDED.content_hash,
-            page_language = EXCLUDED.page_language, updated_at = now()
+            page_language = EXCLUDED.page_language, updated_at = now(),
+            -- What a feed reader sees of the article: only a real change of it moves the entry's <updated>.
+            content_changed_at = CASE
+                WHEN (articles.url, articles.site_name, articles.title, articles.author, articles.published_at,
+                      articles.text)
+                     IS DISTINCT FROM (EXCLUDED.url, EXCLUDED.site_name, EXCLUDED.title, EXCLUDED.author,
+                                       EXCLUDED.published_at, EXCLUDED.text)
+                THEN clock_timestamp() ELSE coalesce(articles.content_changed_at, articles.updated_at) END
         RETURNING id
         """,
         (d.item_id, d.feed_id, d.url, d.canonical_url, d.site_name, d.title, d.author, d.published_at,
@@ -111,9 +120,13 @@ def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     row = conn.execute("UPDATE publish_counter SET value = value + %s RETURNING value", (len(ids),)).fetchone()
     assert row is not None
     first = int(row[0]) - len(ids) + 1
+    # first_cursor and content_changed_at keep what they stood for before this move (see 0012): the cursor an
+    # article was first published with, and the last change of its content (for rows older than that column,
+    # the updated_at it had until now).
     conn.execute(
         """
-        UPDATE articles a SET cursor = v.cursor, updated_at = now()
+        UPDATE articles a SET cursor = v.cursor, first_cursor = coalesce(a.first_cursor, a.cursor, v.cursor),
+                              content_changed_at = coalesce(a.content_changed_at, a.updated_at), updated_at = now()
         FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, cursor) WHERE a.id = v.id
         """,
         (ids, list(range(first, first + len(ids)))),

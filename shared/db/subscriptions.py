@@ -51,6 +51,7 @@ class Subscription:
     enqueued_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    start_cursor: int  # the newest cursor at creation: articles first published at or below it are not owed
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,10 @@ def create_subscription(conn: psycopg.Connection, email: str, slugs: Sequence[st
     with conn.cursor(row_factory=class_row(Subscription)) as cur:
         row = cur.execute(
             """
+            WITH newest AS (SELECT coalesce(max(cursor), 0) AS cursor FROM newsmill.articles_published)
             INSERT INTO subscriptions (email, topics, languages, kind, token_hash, webhook_url, webhook_secret,
-                                       delivery_cursor)
-            VALUES (%s, %s, %s, %s, %s, %s, %s,
-                    (SELECT coalesce(max(cursor), 0) FROM newsmill.articles_published))
+                                       delivery_cursor, start_cursor)
+            SELECT %s, %s, %s, %s, %s, %s, %s, newest.cursor, newest.cursor FROM newest
             RETURNING *
             """,
             (email, slugs, languages, "feed" if token else "webhook", token and hash_token(token), webhook_url,

@@ -32,6 +32,13 @@ class Story:
 
     article: PublishedArticle
     also_reported: list[OtherReport] = field(default_factory=list)
+    # When what a reader sees of the article last changed (its entry's <updated>); a new cursor alone (a
+    # retag) does not move it. None only for stories built without the database.
+    content_changed_at: datetime | None = None
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.content_changed_at or self.article.updated_at
 
 
 @dataclass(frozen=True)
@@ -118,14 +125,19 @@ def attach_other_reports(conn: psycopg.Connection, articles: Sequence[PublishedA
     with conn.cursor() as cur:
         rows = cur.execute(
             """
-            SELECT coalesce(duplicate_of, id) AS story, id, site, url, published_at
-            FROM newsmill.articles_published
-            WHERE id = ANY(%(roots)s) OR duplicate_of = ANY(%(roots)s)
-            ORDER BY published_at ASC NULLS LAST, id
+            SELECT coalesce(p.duplicate_of, p.id) AS story, p.id, p.site, p.url, p.published_at,
+                   coalesce(a.content_changed_at, a.updated_at) AS changed_at
+            FROM newsmill.articles_published p JOIN articles a ON a.id = p.id
+            WHERE p.id = ANY(%(roots)s) OR p.duplicate_of = ANY(%(roots)s)
+            ORDER BY p.published_at ASC NULLS LAST, p.id
             """,
             {"roots": sorted(set(roots.values()))},
         ).fetchall()
     copies: dict[int, list[OtherReport]] = {}
-    for story, article_id, site, url, published_at in rows:
+    changed: dict[int, datetime] = {}
+    for story, article_id, site, url, published_at, changed_at in rows:
         copies.setdefault(story, []).append(OtherReport(article_id, site, url, published_at))
-    return [Story(a, [c for c in copies.get(roots[a.id], []) if c.article_id != a.id]) for a in articles]
+        changed[article_id] = changed_at
+    return [
+        Story(a, [c for c in copies.get(roots[a.id], []) if c.article_id != a.id], changed.get(a.id)) for a in articles
+    ]
