@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
-from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
+from api import admin, articles, health, http_features, metrics, pages, subscriptions, topic_feeds
 from api.auth import require_reader
 from api.render_cache import RenderCache, StateCache
 from shared.settings import Settings, get_settings
@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conn_gate = asyncio.Semaphore(POOL_MAX)  # see api.deps.get_conn
     app.state.render_cache = RenderCache()
     app.state.feed_states = StateCache(settings.api_feed_state_ttl)
-    metrics.install(app)
+    http_features.install(app, settings)
+    metrics.install(app)  # outermost: it times and counts everything, HEAD included
     app.include_router(health.router)
     readers = [Depends(require_reader)]  # open by default; see NEWSMILL_PUBLIC_READ
     app.include_router(articles.router, dependencies=readers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,11 +11,13 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api import feed_render
 from api.conditional import http_date, not_modified, strong_etag
 from api.deps import Conn, get_settings, with_connection
 from api.feed_render import FeedFormat
+from api.http_features import GZIP_LEVEL, GZIP_MINIMUM_BYTES
 from api.render_cache import RenderCache, Rendered, StateCache
 from shared.db import topic_feed, topics
 from shared.db.topic_feed import FeedState, StoryFilter
@@ -126,6 +130,13 @@ async def _feed_response(request: Request, slug: str, fmt: FeedFormat, p: FeedPa
         cached = await with_connection(request, render)
         cache.put((etag, self_url), cached)
     body, content_type = cached
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) >= GZIP_MINIMUM_BYTES:
+        # Compressed once per version and kept next to the plain body: a hot feed costs no CPU per reader.
+        if (compressed := cache.get((etag, self_url + "\x00gzip"))) is None:
+            squeezed = await run_in_threadpool(functools.partial(gzip.compress, body, GZIP_LEVEL, mtime=0))
+            cache.put((etag, self_url + "\x00gzip"), compressed := (squeezed, content_type))
+        # (The gzip middleware adds Vary to the plain answers it could have compressed, and leaves this one.)
+        body, headers = compressed[0], headers | {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
     return Response(body, media_type=content_type, headers=headers)
 
 

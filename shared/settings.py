@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
     public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")
     api_feed_state_ttl: float = _f(1.0, "Seconds a topic feed's state is reused before asking the database.", ge=0)
+    cors_origins: str = _f("", "Comma-separated origins (or *) whose pages may read the API (GET/HEAD) by CORS.")
 
     # Webhook deliveries (subscriptions)
     deliver_every: float = _f(5.0, "How often beat matches new articles to webhooks and sends what is due (s).", gt=0)
