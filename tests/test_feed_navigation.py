@@ -23,7 +23,7 @@ from shared.opml import feed_urls_from_opml
 from shared.settings import get_settings
 from tests.support.api_data import Corpus, publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, publish_page
+from tests.support.articles import article_html, load_seed_topics, publish_page
 
 TOKEN = "navigation-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -76,8 +76,6 @@ def test_the_combined_feed_has_every_topics_stories_once(
 
 
 def test_paging_back_through_a_topic_visits_every_story_once(api: httpx.Client, db: psycopg.Connection) -> None:
-    from tests.support.articles import load_seed_topics  # noqa: PLC0415
-
     load_seed_topics(db)
     ids = {publish_ukraine(db, n) for n in range(7)}
     for fmt in ("atom", "rss", "json"):
@@ -100,7 +98,8 @@ def test_paging_back_through_a_topic_visits_every_story_once(api: httpx.Client, 
                 url = links.get("next")
             if url:
                 parts = urlsplit(url)
-                assert "limit=3" in parts.query and "lang=en" in parts.query  # the filters carry over
+                assert "limit=3" in parts.query
+                assert "lang=en" in parts.query
                 url = f"{parts.path}?{parts.query}"
         expected = sorted(ids) if fmt == "json" else sorted(range(7))
         assert sorted(seen) == expected, fmt  # every story once, newest first, page after page
