@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
-from api import admin, articles, health, http_features, metrics, pages, subscriptions, topic_feeds
+from api import admin, articles, health, http_features, metrics, pages, search, subscriptions, topic_feeds
 from api.auth import require_reader
 from api.render_cache import RenderCache, StateCache
 from shared.settings import Settings, get_settings
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     readers = [Depends(require_reader)]  # open by default; see NEWSMILL_PUBLIC_READ
     app.include_router(articles.router, dependencies=readers)
+    app.include_router(search.router, dependencies=readers)
     # Feeds before pages: "/topics/{slug}.atom" must be tried before the page route "/topics/{slug}".
     app.include_router(topic_feeds.router, dependencies=readers)
     app.include_router(admin.router)

@@ -14,5 +14,6 @@ def beat_schedule(s: Settings) -> dict[str, dict[str, Any]]:
         "dispatch-due-feeds": {"task": "newsmill.dispatch_due_feeds", "schedule": s.dispatch_every},
         "sweep-stale-items": {"task": "newsmill.sweep_stale_items", "schedule": s.sweep_every},
         "deliver-webhooks": {"task": "newsmill.deliver_plan", "schedule": s.deliver_every},
+        "index-for-search": {"task": "newsmill.search_index", "schedule": s.search_index_every},
         "prune-raw-html": {"task": "newsmill.prune_raw_html", "schedule": crontab(minute=17, hour=3)},
     }

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     webhook_retry_max_delay: float = _f(3_600.0, "Longest wait between two attempts of a webhook (s).", gt=0)
     webhook_max_failures: int = _f(10, "Failed attempts in a row after which a webhook is paused.", gt=0)
 
+    # Search
+    search_index_every: float = _f(5.0, "How often beat indexes newly published articles for search (s).", gt=0)
+
     # Observability
     metrics_port: int | None = _f(None, "Serve Prometheus metrics on this port (workers, beat).", gt=0)
     task_events: bool = _f(False, "Workers send Celery task events (`celery events`; Flower turns them on itself).")
