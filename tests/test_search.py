@@ -43,9 +43,10 @@ ARTICLES = {
         [
             "Die Stadt Leipzig will in den kommenden Jahren mehrere hundert neue Häuser und Wohnungen bauen lassen, "
             "weil die Mieten in vielen Vierteln stark gestiegen sind.",
-            "Der Stadtrat hat am Donnerstag einen Plan beschlossen, nach dem die Genehmigungen schneller erteilt werden "
-            "sollen und städtische Grundstücke günstiger an Genossenschaften gehen.",
-            "Kritiker bemängeln, dass die Projekte erst in einigen Jahren fertig werden und die Wohnungsnot nicht lösen.",
+            "Der Stadtrat hat am Donnerstag einen Plan beschlossen, nach dem die Genehmigungen schneller "
+            "erteilt werden sollen und städtische Grundstücke günstiger an Genossenschaften gehen.",
+            "Kritiker bemängeln, dass die Projekte erst in einigen Jahren fertig werden und die Wohnungsnot "
+            "nicht lösen.",
         ],
     ),
     "ru": (
