@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
-from api import admin, articles, health, http_features, metrics, pages, search, subscriptions, topic_feeds
+from api import admin, articles, health, http_features, metrics, pages, search, subscriptions, topic_feeds, websub
 from api.auth import require_reader
 from api.render_cache import RenderCache, StateCache
 from shared.settings import Settings, get_settings
@@ -66,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(topic_feeds.router, dependencies=readers)
     app.include_router(admin.router)
     app.include_router(subscriptions.router)  # private feeds carry their own token
+    app.include_router(websub.router)  # open only while feeds are public (NEWSMILL_PUBLIC_READ)
     app.include_router(pages.router, dependencies=readers)
     return app

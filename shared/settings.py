@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _f(default: Any, doc: str, **limits: float) -> Any:
+def _f(default: Any, doc: str, **limits: float | str) -> Any:
     return cast("Any", Field)(default=default, description=doc, **limits)
 
 
@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     webhook_retry_base_delay: float = _f(30.0, "Wait after a webhook's first failed attempt; doubles (s).", gt=0)
     webhook_retry_max_delay: float = _f(3_600.0, "Longest wait between two attempts of a webhook (s).", gt=0)
     webhook_max_failures: int = _f(10, "Failed attempts in a row after which a webhook is paused.", gt=0)
+
+    # WebSub hub and e-mail digests
+    websub_max_subscriptions: int = _f(10_000, "WebSub subscriptions (and pending requests) the hub accepts.", gt=0)
+    smtp_host: str | None = _f(None, "SMTP server for subscriptions' daily digests; unset: no digest is sent.")
+    smtp_port: int = _f(587, "SMTP port.", gt=0)
+    smtp_security: str = _f("starttls", "SMTP connection security: starttls, ssl (implicit TLS) or none.",
+                            pattern="^(starttls|ssl|none)$")  # fmt: skip
+    smtp_username: str | None = _f(None, "SMTP user name (unset: no authentication).")
+    smtp_password: str | None = _f(None, "SMTP password.")
+    smtp_from: str = _f("newsmill <newsmill@localhost>", "From: address of digests.")
+    digest_hour: int = _f(6, "Hour of the day (UTC) daily digests are sent from.", ge=0, le=23)
 
     # Search
     search_index_every: float = _f(5.0, "How often beat indexes newly published articles for search (s).", gt=0)

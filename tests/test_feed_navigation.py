@@ -4,7 +4,6 @@ feeds (HTTP and CLI) and deleting a topic."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,20 +22,10 @@ from shared.opml import feed_urls_from_opml
 from shared.settings import get_settings
 from tests.support.api_data import Corpus, publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, load_seed_topics, publish_page
+from tests.support.articles import load_seed_topics, publish_ukraine
 
 TOKEN = "navigation-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-_WORDS = ["harbour", "river", "council", "budget", "school", "bridge", "market", "winter", "museum", "railway",
-          "orchard", "festival", "ferry", "canal"]  # fmt: skip
-
-
-def publish_ukraine(conn: psycopg.Connection, n: int) -> int:
-    rng = random.Random(n)
-    paragraphs = [f"Ukraine war: troops near Kharkiv held the front as soldiers reported shelling, day {n}."] + [
-        " ".join(rng.sample(_WORDS, 8)).capitalize() + f" in Kyiv, report {n}-{i}." for i in range(8)
-    ]
-    return publish_page(conn, f"http://news.example/ukraine-{n}.html", article_html(f"Ukraine update {n}", paragraphs))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ first published after it was created; an entry's `updated` moves only when what 
 from __future__ import annotations
 
 import dataclasses
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -18,23 +17,11 @@ from cli.topics import app as topics_cli
 from shared.db import articles, deliveries, subscriptions, topics
 from shared.settings import Settings, get_settings
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, load_seed_topics, publish_page
+from tests.support.articles import load_seed_topics, publish_ukraine
 from workers import deliver
 from workers.topics import Topic
 
 NO_MATCH = {"any": ["zzyzx"]}
-_WORDS = ["harbour", "river", "council", "budget", "school", "bridge", "market", "winter", "museum", "railway",
-          "orchard", "festival", "ferry", "canal"]  # fmt: skip
-
-
-def publish_ukraine(conn: psycopg.Connection, n: int) -> int:
-    """An English article the seed rules tag `ukraine-war`; texts differ by ``n`` so they are not duplicates."""
-    rng = random.Random(n)
-    paragraphs = [f"Ukraine war: troops near Kharkiv held the front as soldiers reported shelling, day {n}."] + [
-        " ".join(rng.sample(_WORDS, 8)).capitalize() + f" in Kyiv, report {n}-{i}." for i in range(8)
-    ]
-    page = article_html(f"Ukraine front update {n}", paragraphs)
-    return publish_page(conn, f"http://news.example/ukraine-{n}.html", page)
 
 
 def webhook(conn: psycopg.Connection, url: str, topics: list[str]) -> subscriptions.Subscription:
