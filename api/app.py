@@ -9,9 +9,21 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
-from api import admin, articles, health, http_features, metrics, pages, search, subscriptions, topic_feeds, websub
-from api.auth import require_reader
+from api import (
+    admin,
+    articles,
+    health,
+    http_features,
+    metrics,
+    pages,
+    search,
+    sign_in,
+    subscriptions,
+    topic_feeds,
+    websub,
+)
 from api.render_cache import RenderCache, StateCache
+from api.sign_in import require_reader
 from shared.settings import Settings, get_settings
 
 POOL_MAX = 10
@@ -67,5 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(subscriptions.router)  # private feeds carry their own token
     app.include_router(websub.router)  # open only while feeds are public (NEWSMILL_PUBLIC_READ)
+    app.include_router(sign_in.router)  # the way in to the pages when they are not public
     app.include_router(pages.router, dependencies=readers)
     return app

@@ -8,6 +8,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qs
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
@@ -142,3 +143,19 @@ def json_depth(value: Any, limit: int) -> int:
             return deepest
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+async def read_form_body(request: Request, max_bytes: int) -> dict[str, list[str]]:
+    """An application/x-www-form-urlencoded body: 415 for another type, 413 past ``max_bytes`` (checked while
+    reading), 400 when it does not parse."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise HTTPException(415, "expected an application/x-www-form-urlencoded body")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise HTTPException(413, f"body larger than {max_bytes} bytes")
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"malformed form: {exc}") from exc

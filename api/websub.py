@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from api.deps import Conn, get_settings
+from api.deps import Conn, get_settings, read_form_body
 from api.topic_feeds import SLUG, parse_langs
 from shared.db import topics, websub
 from shared.db.websub import NewRequest
@@ -35,21 +35,6 @@ def _field(form: dict[str, list[str]], name: str) -> str | None:
     if len(values) != 1:
         raise HTTPException(400, f"{name}: given more than once")
     return values[0]
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    """The urlencoded body (§5.1), at most MAX_BODY bytes, read while streaming."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise HTTPException(415, "a WebSub request is application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"body larger than {MAX_BODY} bytes")
-    try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HTTPException(400, f"malformed form: {exc}") from exc
 
 
 def _callback(value: str | None) -> str:
@@ -102,7 +87,7 @@ async def hub(request: Request, conn: Conn) -> Response:
     settings = get_settings(request)
     if not settings.public_read:  # the hub would hand private feeds to anyone who asks
         raise HTTPException(403, "the hub serves public feeds only (NEWSMILL_PUBLIC_READ=false)")
-    form = await _form(request)
+    form = await read_form_body(request, MAX_BODY)
     mode = _field(form, "hub.mode")
     if mode not in ("subscribe", "unsubscribe"):
         raise HTTPException(400, "hub.mode: subscribe or unsubscribe")
