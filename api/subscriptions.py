@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,6 +21,7 @@ from shared.db import deliveries, subscriptions
 from shared.db.subscriptions import Created, InvalidSubscriptionError, Subscription
 from shared.db.topic_feed import attach_other_reports
 from shared.opml import OPML_TYPE, Outline, write_opml
+from workers.digest import next_digest_at
 
 router = APIRouter(tags=["subscriptions"])
 admin = APIRouter(tags=["subscriptions"], dependencies=[Depends(require_admin)])
@@ -58,6 +59,7 @@ class NewSubscription(BaseModel):
     topics: list[Annotated[str, Field(max_length=80)]] = Field(min_length=1, max_length=100)
     languages: list[Annotated[str, Field(max_length=3)]] = Field(default_factory=list, max_length=50)
     webhook_url: str | None = Field(default=None, max_length=2048)
+    digest: Literal["none", "daily"] = "none"
 
 
 def describe(sub: Subscription) -> dict[str, Any]:
@@ -65,7 +67,8 @@ def describe(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id, "email": sub.email, "kind": sub.kind, "topics": sub.topics, "languages": sub.languages,
         "state": sub.state, "consecutive_failures": sub.consecutive_failures, "last_error": sub.last_error,
-        "created_at": sub.created_at.isoformat(),
+        "digest": sub.digest, "digest_due_at": sub.digest_due_at.isoformat() if sub.digest_due_at else None,
+        "digest_error": sub.digest_error, "created_at": sub.created_at.isoformat(),
     }  # fmt: skip
 
 
@@ -91,7 +94,9 @@ async def post_subscription(request: Request, conn: Conn) -> Response:
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]) from exc
     try:
-        created = subscriptions.create_subscription(conn, req.email, req.topics, req.languages, req.webhook_url)
+        due = next_digest_at(datetime.now(UTC), get_settings(request).digest_hour)
+        created = subscriptions.create_subscription(conn, req.email, req.topics, req.languages, req.webhook_url,
+                                                    digest=req.digest, digest_due_at=due)  # fmt: skip
     except InvalidSubscriptionError as exc:
         raise HTTPException(422, str(exc)) from exc
     body = _created_body(created, get_settings(request).public_url)

@@ -10,7 +10,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from shared import http_client
 from shared.settings import get_settings
-from workers import deliver, resources, search_index, websub
+from workers import deliver, digest, resources, search_index, websub
 from workers.app import app
 from workers.tasks import RETRY, now
 
@@ -56,3 +56,12 @@ def websub_verify(request_id: int) -> str:
 def websub_push(subscription_id: int) -> int:
     with resources.connection() as conn:
         return websub.push(conn, subscription_id, _post, get_settings(), now).stories
+
+
+@app.task(name="newsmill.deliver_digests", **RETRY)
+def digests() -> int:
+    s = get_settings()
+    if s.smtp_host is None:  # digests are off: nothing to send, no query
+        return 0
+    with resources.connection() as conn:
+        return digest.send_due_digests(conn, now(), s, digest.smtp_sender(s))
