@@ -100,3 +100,18 @@ def test_json_depth_counts_levels(value: Any) -> None:
 
     assert json_depth(value, 100) == depth(value)
     assert json_depth(json.loads(nested(50)), 10) == 11  # stops counting past the limit
+
+
+# Form endpoints (WebSub hub, sign-in): the same promise, for urlencoded bodies.
+FORM_FIELDS = ["hub.mode", "hub.topic", "hub.callback", "hub.lease_seconds", "hub.secret", "token", "next"]
+form_values = st.text(max_size=80) | st.sampled_from(
+    ["subscribe", "unsubscribe", "http://127.0.0.1:9/cb", "https://a.example/topics/ukraine-war.atom", "99999999999"]
+)
+
+
+@pytest.mark.parametrize("path", ["/websub", "/signin"])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=st.dictionaries(st.sampled_from(FORM_FIELDS) | st.text(max_size=10), form_values, max_size=6))
+def test_form_bodies_never_answer_5xx(api: httpx.Client, path: str, form: dict[str, str]) -> None:
+    r = api.post(path, data=form, follow_redirects=False)
+    assert r.status_code < 500, (path, form, r.status_code, r.text[:300])

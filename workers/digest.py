@@ -83,7 +83,7 @@ def smtp_sender(s: Settings) -> Sender:
     """Send with the configured SMTP server: STARTTLS (default), implicit TLS or plain, with login if set."""
 
     def send(message: EmailMessage) -> None:
-        assert s.smtp_host is not None
+        assert s.smtp_host, "NEWSMILL_SMTP_HOST is not set"
         context = ssl.create_default_context()
         client: smtplib.SMTP
         if s.smtp_security == "ssl":

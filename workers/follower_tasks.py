@@ -61,7 +61,7 @@ def websub_push(subscription_id: int) -> int:
 @app.task(name="newsmill.deliver_digests", **RETRY)
 def digests() -> int:
     s = get_settings()
-    if s.smtp_host is None:  # digests are off: nothing to send, no query
+    if not s.smtp_host:  # digests are off (unset, or empty in an env file): nothing to send, no query
         return 0
     with resources.connection() as conn:
         return digest.send_due_digests(conn, now(), s, digest.smtp_sender(s))
