@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
@@ -11,7 +12,9 @@ from pydantic import ValidationError
 from api.auth import require_admin
 from api.deps import Conn, read_json_body
 from shared.db import feeds, topics
+from shared.db.articles import bump_cursor
 from shared.db.topics import UpsertStatus
+from shared.opml import OPML_TYPE, source_feeds_opml
 from shared.topic_rules import Topic
 from shared.urls import checked_feed_url
 
@@ -60,6 +63,25 @@ def _feed_url(value: object) -> str:
         return checked_feed_url(value)
     except ValueError as exc:
         raise HTTPException(422, f"url: {exc}") from exc
+
+
+@router.delete("/topics/{slug}", summary="Delete a topic (its articles stay)", responses=_ADMIN_RESPONSES | {404: {}})
+def delete_topic(conn: Conn, slug: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]) -> Response:
+    """The topic, its feeds and its tags go; the articles it tagged stay, with a new cursor (their ``topics``
+    changed), so cursor readers and webhooks see the change. Subscriptions naming it keep their other topics."""
+    with conn.transaction():
+        changed = topics.delete_topic(conn, slug)
+        if changed is None:
+            raise HTTPException(404, "no such topic")
+        bump_cursor(conn, changed)  # last: it holds the cursor counter's lock until commit
+    return JSONResponse({"slug": slug, "deleted": True, "articles_changed": len(changed)})
+
+
+@router.get("/feeds.opml", summary="Every source feed as OPML 2.0 (a backup, or a move)", responses=_ADMIN_RESPONSES)
+def feeds_opml(conn: Conn) -> Response:
+    body = source_feeds_opml(feeds.list_feeds(conn), datetime.now(UTC))
+    headers = {"Content-Disposition": 'attachment; filename="newsmill-feeds.opml"', "Cache-Control": "no-store"}
+    return Response(body, media_type=OPML_TYPE, headers=headers)
 
 
 @router.post("/feeds", summary="Add a source feed", responses=_ADMIN_RESPONSES)

@@ -9,9 +9,21 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from psycopg_pool import ConnectionPool
 
-from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
-from api.auth import require_reader
+from api import (
+    admin,
+    articles,
+    health,
+    http_features,
+    metrics,
+    pages,
+    search,
+    sign_in,
+    subscriptions,
+    topic_feeds,
+    websub,
+)
 from api.render_cache import RenderCache, StateCache
+from api.sign_in import require_reader
 from shared.settings import Settings, get_settings
 
 POOL_MAX = 10
@@ -56,13 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conn_gate = asyncio.Semaphore(POOL_MAX)  # see api.deps.get_conn
     app.state.render_cache = RenderCache()
     app.state.feed_states = StateCache(settings.api_feed_state_ttl)
-    metrics.install(app)
+    http_features.install(app, settings)
+    metrics.install(app)  # outermost: it times and counts everything, HEAD included
     app.include_router(health.router)
     readers = [Depends(require_reader)]  # open by default; see NEWSMILL_PUBLIC_READ
     app.include_router(articles.router, dependencies=readers)
+    app.include_router(search.router, dependencies=readers)
     # Feeds before pages: "/topics/{slug}.atom" must be tried before the page route "/topics/{slug}".
     app.include_router(topic_feeds.router, dependencies=readers)
     app.include_router(admin.router)
     app.include_router(subscriptions.router)  # private feeds carry their own token
+    app.include_router(websub.router)  # open only while feeds are public (NEWSMILL_PUBLIC_READ)
+    app.include_router(sign_in.router)  # the way in to the pages when they are not public
     app.include_router(pages.router, dependencies=readers)
     return app

@@ -1,4 +1,4 @@
-"""The admin bearer token guarding every endpoint that changes topics, feeds or subscriptions."""
+"""The admin bearer token guarding every endpoint that changes topics, feeds or subscriptions (readers: api.sign_in)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,3 @@ def require_admin(
     # so encoding back gives the bytes the client sent; the configured token is compared as UTF-8.
     if not hmac.compare_digest(credentials.credentials.encode("latin-1"), expected.encode("utf-8")):
         raise HTTPException(403, "wrong admin token")
-
-
-def require_reader(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Topic feeds, pages and the article API are open unless NEWSMILL_PUBLIC_READ is false; then they need
-    the admin token too, and editors read through their private subscription feed URLs instead."""
-    if not get_settings(request).public_read:
-        require_admin(request, credentials)

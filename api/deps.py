@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qs
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
@@ -17,6 +19,9 @@ from shared.settings import Settings
 
 # A handler waits at most this long for a free connection before answering 503, not forever.
 POOL_TIMEOUT = 10.0
+# Deeper JSON than any body of ours needs (a topic is 3 levels deep); a deeply nested body made the parser
+# overflow Python's stack and the server answer a plain-text 500 (issue 18).
+MAX_JSON_DEPTH = 32
 T = TypeVar("T")
 
 
@@ -101,6 +106,56 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         if len(body) > max_bytes:
             raise HTTPException(413, f"body larger than {max_bytes} bytes")
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(422, f"malformed JSON: {exc}") from exc
+        # The C parser refuses nesting past Python's recursion limit with RecursionError; what parses is
+        # then held to MAX_JSON_DEPTH, so no handler or validator recurses through an absurd structure.
+        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HTTPException(422, f"malformed JSON: {reason}") from exc
+    if json_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise HTTPException(422, f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python reads NaN and Infinity, JSON has no such values (RFC 8259 §6), and PostgreSQL's jsonb refuses them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as infinity: the same refusal as above
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply ``value``'s lists and objects nest (a scalar: 0), counted without recursion and no
+    further than ``limit`` + 1."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+async def read_form_body(request: Request, max_bytes: int) -> dict[str, list[str]]:
+    """An application/x-www-form-urlencoded body: 415 for another type, 413 past ``max_bytes`` (checked while
+    reading), 400 when it does not parse."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise HTTPException(415, "expected an application/x-www-form-urlencoded body")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise HTTPException(413, f"body larger than {max_bytes} bytes")
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"malformed form: {exc}") from exc

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
@@ -20,6 +20,8 @@ from api.feed_render import FeedFormat
 from shared.db import deliveries, subscriptions
 from shared.db.subscriptions import Created, InvalidSubscriptionError, Subscription
 from shared.db.topic_feed import attach_other_reports
+from shared.opml import OPML_TYPE, Outline, write_opml
+from workers.digest import next_digest_at
 
 router = APIRouter(tags=["subscriptions"])
 admin = APIRouter(tags=["subscriptions"], dependencies=[Depends(require_admin)])
@@ -34,7 +36,9 @@ _ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 # A private feed's token is its only credential; the server's access log must not keep it.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # malformed tokens get the same 404 as unknown ones
-_TOKEN_IN_PATH = re.compile(r"(/subscriptions/)[A-Za-z0-9_-]+(\.(?:atom|rss|json))")
+_TOKEN_IN_PATH = re.compile(r"(/subscriptions/)[A-Za-z0-9_-]+(\.(?:atom|rss|json|opml))")
+# Private: no shared cache may keep it; no-referrer: the token must not leak through links clicked in it.
+_PRIVATE_HEADERS = {"Cache-Control": "private, max-age=60", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
 class _RedactTokens(logging.Filter):
@@ -55,6 +59,7 @@ class NewSubscription(BaseModel):
     topics: list[Annotated[str, Field(max_length=80)]] = Field(min_length=1, max_length=100)
     languages: list[Annotated[str, Field(max_length=3)]] = Field(default_factory=list, max_length=50)
     webhook_url: str | None = Field(default=None, max_length=2048)
+    digest: Literal["none", "daily"] = "none"
 
 
 def describe(sub: Subscription) -> dict[str, Any]:
@@ -62,7 +67,8 @@ def describe(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id, "email": sub.email, "kind": sub.kind, "topics": sub.topics, "languages": sub.languages,
         "state": sub.state, "consecutive_failures": sub.consecutive_failures, "last_error": sub.last_error,
-        "created_at": sub.created_at.isoformat(),
+        "digest": sub.digest, "digest_due_at": sub.digest_due_at.isoformat() if sub.digest_due_at else None,
+        "digest_error": sub.digest_error, "created_at": sub.created_at.isoformat(),
     }  # fmt: skip
 
 
@@ -88,7 +94,9 @@ async def post_subscription(request: Request, conn: Conn) -> Response:
     except ValidationError as exc:
         raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]) from exc
     try:
-        created = subscriptions.create_subscription(conn, req.email, req.topics, req.languages, req.webhook_url)
+        due = next_digest_at(datetime.now(UTC), get_settings(request).digest_hour)
+        created = subscriptions.create_subscription(conn, req.email, req.topics, req.languages, req.webhook_url,
+                                                    digest=req.digest, digest_due_at=due)  # fmt: skip
     except InvalidSubscriptionError as exc:
         raise HTTPException(422, str(exc)) from exc
     body = _created_body(created, get_settings(request).public_url)
@@ -138,15 +146,29 @@ def _private_feed(request: Request, conn: Conn, token: str, fmt: FeedFormat) -> 
         html_url=f"{base}/topics/{sub.topics[0]}", stories=stories,
     )  # fmt: skip
     etag = strong_etag(hashlib.sha256(body).hexdigest())
-    # Private: no shared cache may keep it; no-referrer: the token must not leak through links clicked in it.
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=60", "Referrer-Policy": "no-referrer",
-               "X-Robots-Tag": "noindex"}  # fmt: skip
+    headers = {"ETag": etag, **_PRIVATE_HEADERS}
     if not_modified(request.headers, etag, None):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)
 
 
 Token = Annotated[str, Path(description="The token the feed URL was created with.")]
+
+
+@router.get("/subscriptions/{token}.opml", summary="A private feed as OPML 2.0 (import it in one step)",
+            responses={404: {}})  # fmt: skip
+def private_opml(request: Request, conn: Conn, token: Token) -> Response:
+    """One outline per format is three copies of one feed in a reader: the OPML lists the Atom feed."""
+    sub = subscriptions.active_feed_by_token(conn, token) if _TOKEN.fullmatch(token) else None
+    if sub is None:
+        raise HTTPException(404, "no such feed")
+    base = get_settings(request).public_url.rstrip("/")
+    title = f"{', '.join(sub.topics)} · newsmill"
+    outline = Outline(f"{base}/subscriptions/{token}.atom", title, f"{base}/topics/{sub.topics[0]}")
+    body = write_opml(f"newsmill: {title}", [outline], datetime.now(UTC))
+    return Response(body, media_type=OPML_TYPE, headers=_PRIVATE_HEADERS)
+
+
 _FEED_RESPONSES: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}, 404: {}}
 
 

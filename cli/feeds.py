@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -11,7 +13,7 @@ from rich.table import Table
 from cli.inputs import read_capped
 from shared.db import feeds
 from shared.db.connection import connect
-from shared.opml import feeds_from_opml
+from shared.opml import feeds_from_opml, source_feeds_opml
 from shared.settings import get_settings
 from shared.urls import checked_feed_url
 
@@ -59,6 +61,22 @@ def import_opml(path: Path = typer.Argument(..., exists=True, dir_okay=False, he
             added += feeds.add_feed(conn, url)[1]
     console.print(f"{len(found.urls)} feeds in {path.name}: {added} added, {len(found.urls) - added} already present, "
                   f"{len(found.skipped)} entries skipped")  # fmt: skip
+
+
+@app.command("export")
+def export_opml(
+    path: Path | None = typer.Argument(None, dir_okay=False, help="Where to write the OPML (default: stdout)."),
+) -> None:
+    """Write every source feed as OPML 2.0 (`feeds import` reads it back): to move or back up a fleet's feeds."""
+    with connect(get_settings().database_url, autocommit=True) as conn:
+        rows = feeds.list_feeds(conn)
+    document = source_feeds_opml(rows, datetime.now(UTC))
+    if path is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+        return
+    path.write_bytes(document)
+    Console(stderr=True).print(f"{len(rows)} feeds written to {path}")
 
 
 @app.command("list")

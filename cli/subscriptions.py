@@ -13,6 +13,7 @@ from shared.db import deliveries, subscriptions
 from shared.db.connection import connect
 from shared.db.subscriptions import InvalidSubscriptionError, Subscription
 from shared.settings import get_settings
+from workers.digest import next_digest_at
 
 app = typer.Typer(help="Private topic feeds and signed webhooks for editors.", no_args_is_help=True)
 console = Console()
@@ -37,12 +38,15 @@ def add(
     topics: str = typer.Option(..., "--topics", help="Comma-separated topic slugs, e.g. ukraine,energy."),
     lang: str | None = typer.Option(None, "--lang", help="Comma-separated languages, e.g. fr,en (default: all)."),
     webhook: str | None = typer.Option(None, "--webhook", help="POST each new matching article to this URL."),
+    digest: str = typer.Option("none", "--digest", help="daily: e-mail the new stories once a day (NEWSMILL_SMTP_*)."),
 ) -> None:
     """Subscribe to topics. Prints the private feed URLs, or the webhook's signing secret: ONCE, never again."""
     s = get_settings()
+    due = next_digest_at(datetime.now(UTC), s.digest_hour)
     with connect(s.database_url, autocommit=True) as conn:
         try:
-            created = subscriptions.create_subscription(conn, email, _split(topics), _split(lang), webhook)
+            created = subscriptions.create_subscription(conn, email, _split(topics), _split(lang), webhook,
+                                                        digest=digest, digest_due_at=due)  # fmt: skip
         except InvalidSubscriptionError as exc:
             err.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from exc
@@ -54,18 +58,21 @@ def add(
     if created.secret is not None:
         typer.echo(f"secret: {created.secret}")
     err.print("[yellow]Keep this now: it is not stored in clear (feeds) or shown again.[/]")
+    if sub.digest == "daily":
+        where = "" if s.smtp_host else " [yellow](NEWSMILL_SMTP_HOST is not set: none is sent yet)[/]"
+        err.print(f"daily digest to {sub.email} from {due:%Y-%m-%d %H:%M} UTC{where}", highlight=False)
 
 
 @app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Include revoked subscriptions.")) -> None:
     """Subscriptions with their state, failures and deliveries (credentials are never shown)."""
-    table = Table("id", "email", "kind", "topics", "languages", "state", "target", "failures", "deliveries")
+    table = Table("id", "email", "kind", "topics", "languages", "state", "target", "failures", "deliveries", "digest")
     with connect(get_settings().database_url, autocommit=True) as conn:
         counts = deliveries.counts_by_subscription(conn)
         for sub in subscriptions.list_subscriptions(conn, include_revoked=all_):
             shown = " ".join(f"{k}={v}" for k, v in sorted(counts.get(sub.id, {}).items())) or "-"
             table.add_row(str(sub.id), sub.email, sub.kind, ",".join(sub.topics), ",".join(sub.languages) or "all",
-                          sub.state, _target(sub), str(sub.consecutive_failures), shown)  # fmt: skip
+                          sub.state, _target(sub), str(sub.consecutive_failures), shown, sub.digest)  # fmt: skip
     console.print(table)
 
 

@@ -139,6 +139,23 @@ def check(
     console.print(f"score {ev.score:g} (min_score {ev.min_score:g}): {verdict}")
 
 
+@app.command("delete")
+def delete(
+    slug: str = typer.Argument(..., help="The topic's slug."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a topic and its tags; its articles stay (with a new cursor, since their topics changed)."""
+    if not yes:
+        typer.confirm(f"delete topic {slug!r}, its feeds and its tags?", abort=True)
+    with connect(get_settings().database_url) as conn, conn.transaction():
+        changed = topics.delete_topic(conn, slug)
+        if changed is None:
+            err.print(f"[red]no topic {slug!r}[/] (see `newsmill topics list`)")
+            raise typer.Exit(1)
+        bump_cursor(conn, changed)  # last: it holds the cursor counter's lock until commit
+    console.print(f"deleted {slug}; {len(changed)} published articles lost the tag")
+
+
 @app.command("retag")
 def retag(
     since: str | None = typer.Option(None, "--since", help="Only articles fetched in the last 30m / 24h / 7d."),

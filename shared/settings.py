@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.allowlist import parse_allowlist
 
 
-def _f(default: Any, doc: str, **limits: float) -> Any:
+def _f(default: Any, doc: str, **limits: float | str) -> Any:
     return cast("Any", Field)(default=default, description=doc, **limits)
 
 
@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     api_port: int = _f(8000, "Port `newsmill api` listens on.", gt=0)
     public_url: str = _f("http://127.0.0.1:8000", "Base URL used in feed links and subscription URLs.")
     api_feed_state_ttl: float = _f(1.0, "Seconds a topic feed's state is reused before asking the database.", ge=0)
+    cors_origins: str = _f("", "Comma-separated origins (or *) whose pages may read the API (GET/HEAD) by CORS.")
 
     # Webhook deliveries (subscriptions)
     deliver_every: float = _f(5.0, "How often beat matches new articles to webhooks and sends what is due (s).", gt=0)
@@ -95,6 +96,20 @@ class Settings(BaseSettings):
     webhook_retry_base_delay: float = _f(30.0, "Wait after a webhook's first failed attempt; doubles (s).", gt=0)
     webhook_retry_max_delay: float = _f(3_600.0, "Longest wait between two attempts of a webhook (s).", gt=0)
     webhook_max_failures: int = _f(10, "Failed attempts in a row after which a webhook is paused.", gt=0)
+
+    # WebSub hub and e-mail digests
+    websub_max_subscriptions: int = _f(10_000, "WebSub subscriptions (and pending requests) the hub accepts.", gt=0)
+    smtp_host: str | None = _f(None, "SMTP server for subscriptions' daily digests; unset: no digest is sent.")
+    smtp_port: int = _f(587, "SMTP port.", gt=0)
+    smtp_security: str = _f("starttls", "SMTP connection security: starttls, ssl (implicit TLS) or none.",
+                            pattern="^(starttls|ssl|none)$")  # fmt: skip
+    smtp_username: str | None = _f(None, "SMTP user name (unset: no authentication).")
+    smtp_password: str | None = _f(None, "SMTP password.")
+    smtp_from: str = _f("newsmill <newsmill@localhost>", "From: address of digests.")
+    digest_hour: int = _f(6, "Hour of the day (UTC) daily digests are sent from.", ge=0, le=23)
+
+    # Search
+    search_index_every: float = _f(5.0, "How often beat indexes newly published articles for search (s).", gt=0)
 
     # Observability
     metrics_port: int | None = _f(None, "Serve Prometheus metrics on this port (workers, beat).", gt=0)

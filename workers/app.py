@@ -65,12 +65,16 @@ ROUTES = {
     "newsmill.enrich_item": {"queue": "enrich"},
     # Webhooks on their own queue and workers: a slow receiver never holds up ingestion.
     "newsmill.deliver_*": {"queue": "deliver"},
+    # What follows the publication cursor (workers/follower_tasks.py) runs there too, off the ingestion path.
+    "newsmill.search_index": {"queue": "deliver"},
 }
 
 
 def create_app() -> Celery:
     s = get_settings()
-    celery = Celery("newsmill", broker=s.redis_url, include=["workers.tasks", "workers.delivery_tasks"])
+    celery = Celery(
+        "newsmill", broker=s.redis_url, include=["workers.tasks", "workers.delivery_tasks", "workers.follower_tasks"]
+    )
     celery.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="feeds",

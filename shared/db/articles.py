@@ -45,6 +45,8 @@ class Article(ArticleDraft):
     cursor: int | None
     created_at: datetime
     updated_at: datetime
+    first_cursor: int | None  # NULL until the cursor first moves after migration 0012 (then: the first one)
+    content_changed_at: datetime | None  # the last change of what a reader sees; NULL: see 0012
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,14 @@ def upsert_drafts(conn: psycopg.Connection, drafts: Sequence[ArticleDraft]) -> d
             author = EXCLUDED.author, published_at = EXCLUDED.published_at,
             date_source = EXCLUDED.date_source, fetched_at = EXCLUDED.fetched_at, text = EXCLUDED.text,
             word_count = EXCLUDED.word_count, content_hash = EXCLUDED.content_hash,
-            page_language = EXCLUDED.page_language, updated_at = now()
+            page_language = EXCLUDED.page_language, updated_at = now(),
+            -- What a feed reader sees of the article: only a real change of it moves the entry's <updated>.
+            content_changed_at = CASE
+                WHEN (articles.url, articles.site_name, articles.title, articles.author, articles.published_at,
+                      articles.text)
+                     IS DISTINCT FROM (EXCLUDED.url, EXCLUDED.site_name, EXCLUDED.title, EXCLUDED.author,
+                                       EXCLUDED.published_at, EXCLUDED.text)
+                THEN clock_timestamp() ELSE coalesce(articles.content_changed_at, articles.updated_at) END
         RETURNING item_id, id
         """,  # noqa: S608 - fixed column names; every value is a parameter
         [[getattr(d, column) for d in drafts] for column in _DRAFT_COLUMNS],
@@ -153,15 +162,24 @@ def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     ids = sorted(set(article_ids))
     if not ids:
         return
-    row = conn.execute("UPDATE publish_counter SET value = value + %s RETURNING value", (len(ids),)).fetchone()
-    assert row is not None
-    first = int(row[0]) - len(ids) + 1
+    # One statement (one round trip while the counter row is locked): take the range, stamp the articles, and
+    # notify listeners, delivered at commit, in commit order, so consumers LISTEN instead of polling fast.
+    # first_cursor and content_changed_at keep what they stood for before this move (see 0012): the cursor an
+    # article was first published with, and the last change of its content (for rows older than that column,
+    # the updated_at it had until now).
     conn.execute(
         """
-        UPDATE articles a SET cursor = v.cursor, updated_at = now()
-        FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, cursor) WHERE a.id = v.id
+        WITH counter AS (
+            UPDATE publish_counter SET value = value + %(n)s RETURNING value - %(n)s AS before
+        ), moved AS (
+            UPDATE articles a SET cursor = counter.before + v.n,
+                                  first_cursor = coalesce(a.first_cursor, a.cursor, counter.before + v.n),
+                                  content_changed_at = coalesce(a.content_changed_at, a.updated_at),
+                                  updated_at = now()
+            FROM counter, unnest(%(ids)s::bigint[]) WITH ORDINALITY AS v(id, n) WHERE a.id = v.id
+            RETURNING a.id
+        )
+        SELECT pg_notify(%(channel)s, (counter.before + %(n)s)::text), (SELECT count(*) FROM moved) FROM counter
         """,
-        (ids, list(range(first, first + len(ids)))),
+        {"n": len(ids), "ids": ids, "channel": NOTIFY_CHANNEL},
     )
-    # Delivered at commit, in commit order; consumers LISTEN instead of polling fast.
-    conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(first + len(ids) - 1)))

@@ -55,8 +55,10 @@ def match_new_articles(conn: psycopg.Connection, sub: Subscription, now: datetim
     match its topics and languages, one per story; returns (deliveries added, the new cursor).
 
     Cursor order is commit order (shared.db.articles.bump_cursor), so nothing committed later can appear
-    below the new cursor. An article seen before (re-tagged, so its cursor moved) or a copy of a story
-    already owed is not owed again. Call inside the transaction that holds ``sub``'s row lock."""
+    below the new cursor. An article whose cursor moved (re-tagged, re-extracted) is owed only if it newly
+    matches (its story was never owed) and was first published after the subscription was created: a retag
+    that adds an unrelated topic must not send the archive (issue 18). A copy of a story already owed is not
+    owed again. Call inside the transaction that holds ``sub``'s row lock."""
     row = conn.execute(
         """
         SELECT max(cursor) FROM (SELECT cursor FROM newsmill.articles_published WHERE cursor > %s
@@ -73,8 +75,9 @@ def match_new_articles(conn: psycopg.Connection, sub: Subscription, now: datetim
         SELECT %(sub)s, id, story, cursor, %(now)s FROM (
             SELECT DISTINCT ON (coalesce(p.duplicate_of, p.id)) p.id, coalesce(p.duplicate_of, p.id) AS story,
                    p.cursor
-            FROM newsmill.articles_published p
+            FROM newsmill.articles_published p JOIN articles a ON a.id = p.id
             WHERE p.cursor > %(after)s AND p.cursor <= %(upto)s AND p.topics && %(topics)s
+              AND coalesce(a.first_cursor, a.cursor) > %(start)s
               AND (cardinality(%(langs)s::text[]) = 0 OR p.language = ANY(%(langs)s))
               AND NOT EXISTS (SELECT 1 FROM deliveries d
                               WHERE d.subscription_id = %(sub)s AND d.story_id = coalesce(p.duplicate_of, p.id))
@@ -84,7 +87,7 @@ def match_new_articles(conn: psycopg.Connection, sub: Subscription, now: datetim
         ON CONFLICT (subscription_id, article_id) DO NOTHING
         """,
         {"sub": sub.id, "now": now, "after": sub.delivery_cursor, "upto": upto, "topics": sub.topics,
-         "langs": sub.languages},
+         "langs": sub.languages, "start": sub.start_cursor},
     )  # fmt: skip
     return cur.rowcount, int(upto)
 

@@ -23,6 +23,7 @@ from shared.db.topic_feed import CANDIDATE_WINDOW
 from shared.languages import normalise_languages
 
 FEED_FORMATS = ("atom", "rss", "json")
+DIGESTS = ("none", "daily")
 
 
 class State(enum.StrEnum):
@@ -50,6 +51,11 @@ class Subscription:
     enqueued_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    start_cursor: int  # the newest cursor at creation: articles first published at or below it are not owed
+    digest: str  # 'none' or 'daily' (an e-mail of the new stories, workers/digest.py)
+    digest_cursor: int | None  # stories first published above it go in the next digest
+    digest_due_at: datetime | None
+    digest_error: str | None
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,13 @@ def validate(conn: psycopg.Connection, email: str, slugs: Sequence[str], languag
 
 
 def create_subscription(conn: psycopg.Connection, email: str, slugs: Sequence[str], languages: Sequence[str],
-                        webhook_url: str | None = None) -> Created:  # fmt: skip
-    """Validate and store a subscription. A webhook starts at the newest published article: it receives
-    what is published from now on, not the archive."""
+                        webhook_url: str | None = None, *, digest: str = "none",
+                        digest_due_at: datetime | None = None) -> Created:  # fmt: skip
+    """Validate and store a subscription. A webhook (and a digest) starts at the newest published article:
+    it receives what is published from now on, not the archive. A daily digest is first sent at
+    ``digest_due_at``."""
+    if digest not in DIGESTS or (digest != "none" and digest_due_at is None):
+        raise InvalidSubscriptionError(f"digest: one of {', '.join(DIGESTS)}")
     slugs = list(dict.fromkeys(s.strip().lower() for s in slugs if s.strip()))
     try:
         languages = normalise_languages([lang for lang in languages if lang.strip()])
@@ -108,14 +118,14 @@ def create_subscription(conn: psycopg.Connection, email: str, slugs: Sequence[st
     with conn.cursor(row_factory=class_row(Subscription)) as cur:
         row = cur.execute(
             """
+            WITH newest AS (SELECT coalesce(max(cursor), 0) AS cursor FROM newsmill.articles_published)
             INSERT INTO subscriptions (email, topics, languages, kind, token_hash, webhook_url, webhook_secret,
-                                       delivery_cursor)
-            VALUES (%s, %s, %s, %s, %s, %s, %s,
-                    (SELECT coalesce(max(cursor), 0) FROM newsmill.articles_published))
+                                       delivery_cursor, start_cursor, digest, digest_cursor, digest_due_at)
+            SELECT %s, %s, %s, %s, %s, %s, %s, newest.cursor, newest.cursor, %s, newest.cursor, %s FROM newest
             RETURNING *
             """,
             (email, slugs, languages, "feed" if token else "webhook", token and hash_token(token), webhook_url,
-             secret),
+             secret, digest, digest_due_at if digest != "none" else None),
         ).fetchone()  # fmt: skip
     assert row is not None
     return Created(row, token=token, secret=secret)
@@ -277,3 +287,53 @@ def feed_articles(conn: psycopg.Connection, sub: Subscription, limit: int) -> li
             """,
             {"topics": sub.topics, "langs": sub.languages, "limit": limit, "window": CANDIDATE_WINDOW},
         ).fetchall()
+
+
+def take_due_digest(conn: psycopg.Connection, now: datetime) -> Subscription | None:
+    """One live subscription whose daily digest is due, row-locked for the caller's transaction; one locked
+    by a concurrent sender is skipped, not waited for."""
+    with conn.cursor(row_factory=class_row(Subscription)) as cur:
+        return cur.execute(
+            """
+            SELECT * FROM subscriptions WHERE digest = 'daily' AND state = 'active' AND digest_due_at <= %s
+            ORDER BY digest_due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+            """,
+            (now,),
+        ).fetchone()
+
+
+def digest_articles(conn: psycopg.Connection, sub: Subscription, limit: int) -> tuple[list[PublishedArticle], int]:
+    """The stories first published since ``sub``'s last digest in its topics and languages (one per story,
+    newest first, at most ``limit``), and the cursor they were read up to."""
+    row = conn.execute("SELECT coalesce(max(cursor), 0) FROM newsmill.articles_published").fetchone()
+    upto = int(row[0]) if row else 0
+    with conn.cursor(row_factory=class_row(PublishedArticle)) as cur:
+        found = cur.execute(
+            """
+            SELECT * FROM (
+                SELECT DISTINCT ON (coalesce(p.duplicate_of, p.id)) p.*
+                FROM newsmill.articles_published p JOIN articles a ON a.id = p.id
+                WHERE p.cursor > %(after)s AND p.cursor <= %(upto)s AND coalesce(a.first_cursor, a.cursor) > %(after)s
+                  AND p.topics && %(topics)s
+                  AND (cardinality(%(langs)s::text[]) = 0 OR p.language = ANY(%(langs)s))
+                ORDER BY coalesce(p.duplicate_of, p.id), (p.duplicate_of IS NULL) DESC, p.id
+            ) stories
+            ORDER BY coalesce(published_at, fetched_at) DESC, id DESC LIMIT %(limit)s
+            """,
+            {"after": sub.digest_cursor or 0, "upto": upto, "topics": sub.topics, "langs": sub.languages,
+             "limit": limit},
+        ).fetchall()  # fmt: skip
+    return found, upto
+
+
+def record_digest(conn: psycopg.Connection, subscription_id: int, upto: int | None, next_due: datetime,
+                  error: str | None) -> None:  # fmt: skip
+    """After a digest: sent (or nothing to send) moves its cursor to ``upto``; a failure keeps it, to try again."""
+    conn.execute(
+        """
+        UPDATE subscriptions SET digest_cursor = coalesce(%s, digest_cursor), digest_due_at = %s, digest_error = %s,
+                                 updated_at = now()
+        WHERE id = %s
+        """,
+        (upto, next_due, error, subscription_id),
+    )

@@ -102,3 +102,20 @@ def list_topics(conn: psycopg.Connection) -> list[TopicSummary]:
             ORDER BY t.slug
             """
         ).fetchall()
+
+
+def delete_topic(conn: psycopg.Connection, slug: str) -> list[int] | None:
+    """Delete a topic, its tags with it; returns the published articles that had it (their topics changed, so
+    the caller gives them a new cursor in the same transaction), or None when there is no such topic."""
+    row = conn.execute("SELECT id FROM topics WHERE slug = %s FOR UPDATE", (slug,)).fetchone()
+    if row is None:
+        return None
+    tagged = conn.execute(
+        """
+        SELECT at.article_id FROM article_topics at JOIN articles a ON a.id = at.article_id
+        WHERE at.topic_id = %s AND a.cursor IS NOT NULL ORDER BY 1
+        """,
+        (row[0],),
+    ).fetchall()
+    conn.execute("DELETE FROM topics WHERE id = %s", (row[0],))
+    return [int(r[0]) for r in tagged]

@@ -73,3 +73,38 @@ def publish_corpus(conn: psycopg.Connection) -> Corpus:
     hostile_id = publish_page(conn, "https://hostile.example/war?a=1&b=2", hostile_html())
     english_id = publish_page(conn, "https://wire.example/kharkiv", english_html(), feed_url="http://wire.example/rss")
     return Corpus(seed_id, copy_id, hostile_id, english_id)
+
+
+# Every field an entry carries, hostile at once: attributes that fire (onerror, onload), an end tag and a
+# script, a comment opener that would swallow the text after it, character references that a browser would
+# decode, and "AT&T", "5 < 6" that must stay as they are.
+ONERROR_TITLE = "Ukraine war \"><img src=x onerror=alert('title')> AT&T &copy <!-- not a comment"
+ONERROR_AUTHOR = "Ann <img src=x onerror=alert('author')> Lee &amp; co"
+ONERROR_SITE = "Gazette <svg onload=alert('site')> </b><script>alert('site2')</script>"
+ONERROR_URL = "https://onerror.example/war?x=1&y=\"><img src=x onerror=alert('url')>"
+ONERROR_PARAGRAPHS = [
+    "Kyiv said <img src=x onerror=alert('text')> troops held the line in the war near Kharkiv &lt; as agreed.",
+    "Soldiers near Kharkiv reported heavy shelling overnight </p><script>alert('p')</script> officials in Kyiv "
+    "asked allies for more air defence weapons <? before the winter.",
+    "The ministry said the counteroffensive would continue, while diplomats discussed a ceasefire that neither "
+    "side expects soon, 5 < 6 and AT&T & Q&A stay as they are ]]> &#60;b&#62; too.",
+]
+
+
+def publish_onerror_article(conn: psycopg.Connection) -> int:
+    """An English Ukraine-war article whose stored title, author, site, URL and text all carry live-looking
+    markup. Extraction sanitises much of it, so the fields are set after publication: the renderers must
+    make any stored value safe, whatever a future extractor lets through."""
+    page = article_html("Kyiv asks allies for air defence as the Ukraine war goes on", [
+        "Ukraine's foreign minister asked European allies on Monday for more air defence systems to protect "
+        "power stations in Kyiv and Odesa from missile strikes during the war.",
+        "Engineers have repaired most of the damaged substations, the energy ministry said, but warned that "
+        "rolling blackouts could return if the strikes continue through the cold months.",
+        "Several governments promised to send launchers and interceptors before the end of the year.",
+    ], site="Onerror Times")  # fmt: skip
+    article_id = publish_page(conn, "https://onerror.example/war", page)
+    conn.execute(
+        "UPDATE articles SET title = %s, author = %s, site_name = %s, url = %s, text = %s WHERE id = %s",
+        (ONERROR_TITLE, ONERROR_AUTHOR, ONERROR_SITE, ONERROR_URL, "\n".join(ONERROR_PARAGRAPHS), article_id),
+    )
+    return article_id

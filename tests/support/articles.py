@@ -6,6 +6,7 @@ fleet would write, because the same extract and enrich steps write them.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,3 +74,21 @@ def article_html(title: str, paragraphs: list[str], *, site: str = "Example News
         f'<meta property="og:site_name" content="{site}"><meta property="og:title" content="{title}">'
         f"</head><body><article><h1>{title}</h1>{body}</article></body></html>"
     )
+
+
+_WORDS = ["harbour", "river", "council", "budget", "school", "bridge", "market", "winter", "museum", "railway",
+          "orchard", "festival", "ferry", "canal"]  # fmt: skip
+
+
+def ukraine_page(n: int) -> str:
+    """An English article the seed rules tag `ukraine-war`; texts differ by ``n`` so they are not duplicates."""
+    rng = random.Random(n)
+    paragraphs = [f"Ukraine war: troops near Kharkiv held the front as soldiers reported shelling, day {n}."] + [
+        " ".join(rng.sample(_WORDS, 8)).capitalize() + f" in Kyiv, report {n}-{i}." for i in range(8)
+    ]
+    return article_html(f"Ukraine front update {n}", paragraphs)
+
+
+def publish_ukraine(conn: psycopg.Connection, n: int, host: str = "news.example") -> int:
+    """Publish ``ukraine_page(n)`` at http://HOST/ukraine-N.html; returns the article id."""
+    return publish_page(conn, f"http://{host}/ukraine-{n}.html", ukraine_page(n))
