@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import Conn
-from api.feed_render import also_reported_text, summary_of, web_link
 from api.topic_feeds import SLUG
 from shared.db import feed_health, published, topic_feed, topics
 from shared.db.topic_feed import StoryFilter
+from shared.feed_render import also_reported_text, summary_of, web_link
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 # Jinja2Templates turns autoescaping on for .html templates: article text and titles are untrusted.

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 
-from api import feed_render
 from api.conditional import not_modified, strong_etag
 from api.deps import Conn, get_settings
-from api.feed_render import FeedFormat, summary_of
 from api.pages import templates
 from api.topic_feeds import hub_url
+from shared import feed_render
 from shared.db import search
 from shared.db.search import MARK_END, MARK_START, SearchHit
 from shared.db.topic_feed import Story, attach_other_reports
+from shared.feed_render import FeedFormat, summary_of
 
 router = APIRouter(tags=["search"])
 

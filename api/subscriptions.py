@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api import feed_render
 from api.auth import require_admin
 from api.conditional import not_modified, strong_etag
 from api.deps import Conn, get_settings, read_json_body
-from api.feed_render import FeedFormat
+from shared import feed_render
 from shared.db import deliveries, subscriptions
 from shared.db.subscriptions import Created, InvalidSubscriptionError, Subscription
 from shared.db.topic_feed import attach_other_reports
+from shared.feed_render import FeedFormat
 from shared.opml import OPML_TYPE, Outline, write_opml
 from workers.digest import next_digest_at
 

@@ -15,14 +15,14 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api import feed_render
 from api.conditional import http_date, not_modified, strong_etag
 from api.deps import Conn, get_settings, with_connection
-from api.feed_render import FeedFormat
 from api.http_features import GZIP_LEVEL, GZIP_MINIMUM_BYTES
 from api.render_cache import RenderCache, Rendered, StateCache
+from shared import feed_render
 from shared.db import topic_feed, topics
 from shared.db.topic_feed import FeedState, StoryFilter
+from shared.feed_render import FeedFormat
 from shared.languages import normalise_languages
 from shared.opml import OPML_TYPE, Outline, write_opml
 

@@ -16,8 +16,8 @@ import jsonschema
 import psycopg
 import pytest
 
-from api.feed_text import inert
 from shared.db.articles import bump_cursor
+from shared.feed_text import inert
 from tests.conftest import FIXTURES
 from tests.support.api_data import (
     COPY_SITE,
@@ -140,7 +140,7 @@ def test_markup_in_articles_comes_out_inert(api: httpx.Client, corpus: Corpus, d
     jsonschema.validate(doc, SCHEMA)
     item = next(i for i in doc["items"] if i["_newsmill"]["article_id"] == corpus.hostile_id)
     # Plain text, as the spec defines title and content_text, but inert: a reader that renders them as HTML
-    # (as many do) shows the same characters and runs nothing (api.feed_text).
+    # (as many do) shows the same characters and runs nothing (shared/feed_text.py).
     assert item["title"] == inert(HOSTILE_TITLE)
     assert html.unescape(item["title"]) == HOSTILE_TITLE
     assert "<script" not in item["content_text"]

@@ -23,7 +23,7 @@ from shared.settings import Settings
 from tests.support.api_data import ONERROR_TITLE, publish_onerror_article
 from tests.support.api_server import serve_api
 from tests.support.articles import load_seed_topics, publish_ukraine
-from workers import digest
+from workers.steps import digest
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.feed_text import html_text, inert, safe_url, xml_safe
+from shared.feed_text import html_text, inert, safe_url, xml_safe
 
 
 class _Rendered(HTMLParser):

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from cli.topics import app as topics_cli
 from shared.db import articles, deliveries, subscriptions, topics
 from shared.settings import Settings, get_settings
+from shared.topic_rules import Topic
 from tests.support.api_server import serve_api
 from tests.support.articles import load_seed_topics, publish_ukraine
-from workers import deliver
-from workers.topics import Topic
+from workers.steps import deliver
 
 NO_MATCH = {"any": ["zzyzx"]}
 

@@ -18,7 +18,8 @@ from shared.settings import Settings
 from tests.support.api_server import serve_api
 from tests.support.articles import article_html, load_seed_topics, publish_page, publish_ukraine
 from tests.support.websub_subscriber import Subscriber, subscribed
-from workers import deliver, websub
+from workers.stages import webhook
+from workers.steps import deliver, websub
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -35,8 +36,8 @@ def _get(s: Settings) -> websub.Getter:
 
 
 def _post(s: Settings) -> websub.Poster:
-    def post(url: str, body: bytes, headers: Mapping[str, str]) -> deliver.PostResult:
-        return deliver.post_webhook(url, body, headers, deliver.webhook_policy(s))
+    def post(url: str, body: bytes, headers: Mapping[str, str]) -> webhook.PostResult:
+        return webhook.post_webhook(url, body, headers, deliver.webhook_policy(s))
 
     return post
 

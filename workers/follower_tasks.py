@@ -10,8 +10,10 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from shared import http_client
 from shared.settings import get_settings
-from workers import deliver, digest, resources, search_index, websub
+from workers import resources
 from workers.app import app
+from workers.stages import webhook
+from workers.steps import deliver, digest, search_index, websub
 from workers.tasks import RETRY, now
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ def _get(url: str) -> bytes:
     return http_client.fetch(url, deliver.webhook_policy(get_settings()), truncate=True).body
 
 
-def _post(url: str, body: bytes, headers: Mapping[str, str]) -> deliver.PostResult:
-    return deliver.post_webhook(url, body, headers, deliver.webhook_policy(get_settings()))
+def _post(url: str, body: bytes, headers: Mapping[str, str]) -> webhook.PostResult:
+    return webhook.post_webhook(url, body, headers, deliver.webhook_policy(get_settings()))
 
 
 @app.task(name="newsmill.deliver_websub_verify", **RETRY)

@@ -1,7 +1,7 @@
 """The WebSub stage (W3C WebSub §5.3, §7): verify a subscriber's intent, then push what it is owed.
 
 Both run on the `deliver` queue, planned by beat after the publication has committed (never inside it),
-through the same guarded HTTP client, backoff and limits as webhooks (workers/deliver.py).
+through the same guarded HTTP client, backoff and limits as webhooks (workers/steps/deliver.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from urllib.parse import urlencode
 
 import psycopg
 
-from api import feed_render
+from shared import feed_render
+from shared.backoff import exponential
 from shared.db import topics, websub
 from shared.db.published import PublishedArticle
 from shared.db.topic_feed import attach_other_reports
 from shared.errors import Outcome, PermanentError, StageError
 from shared.settings import Settings
-from workers.deliver import PostResult, retry_delay, sender_lease
+from workers.stages.webhook import PostResult
+from workers.steps.deliver import sender_lease
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ def push(conn: psycopg.Connection, subscription_id: int, post: Poster, s: Settin
         elif result.response_code == 410:  # §7: the subscriber says it is gone for good
             websub.drop(conn, held.id)
         else:
-            delay = retry_delay(held.consecutive_failures + 1, s.webhook_retry_base_delay, s.webhook_retry_max_delay)
+            delay = exponential(held.consecutive_failures + 1, s.webhook_retry_base_delay, s.webhook_retry_max_delay)
             failures = websub.record_push(conn, held, None, result.error, clock() + timedelta(seconds=delay))
             if failures >= s.webhook_max_failures:
                 websub.drop(conn, held.id)

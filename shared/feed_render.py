@@ -1,7 +1,7 @@
 """Render stories as Atom or RSS (built with feedgen) or JSON Feed 1.1 (a dict serialised with json).
 
 Article text is untrusted. Every field is written so that a reader shows its characters and runs nothing,
-whether it treats the field as text or as HTML: text fields carry inert text (api.feed_text), Atom's are
+whether it treats the field as text or as HTML: text fields carry inert text (shared/feed_text.py), Atom's are
 declared ``type="html"``, and the bodies (Atom ``<content>``, RSS ``<content:encoded>``, JSON
 ``content_html``) are paragraphs of escaped text. lxml then escapes it all once more as XML text, never as
 CDATA (a ``]]>`` in an article would end a CDATA section).
@@ -20,8 +20,8 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from api.feed_text import html_text, inert, safe_url, xml_safe
 from shared.db.topic_feed import OtherReport, Story
+from shared.feed_text import html_text, inert, safe_url, xml_safe
 
 __all__ = ["CONTENT_TYPES", "FeedLinks", "OtherReport", "Story", "render_feed", "story_html", "summary_of",
            "web_link"]  # fmt: skip
