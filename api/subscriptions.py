@@ -21,7 +21,7 @@ from shared.db.subscriptions import Created, InvalidSubscriptionError, Subscript
 from shared.db.topic_feed import attach_other_reports
 from shared.feed_render import FeedFormat
 from shared.opml import OPML_TYPE, Outline, write_opml
-from workers.digest import next_digest_at
+from shared.schedule import next_digest_at
 
 router = APIRouter(tags=["subscriptions"])
 admin = APIRouter(tags=["subscriptions"], dependencies=[Depends(require_admin)])

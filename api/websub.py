@@ -1,5 +1,5 @@
 """The WebSub hub (W3C WebSub §5): feed readers subscribe a callback to one of the public feeds, the hub
-verifies their intent, and pushes new stories to them as they are published (workers/websub.py).
+verifies their intent, and pushes new stories to them as they are published (workers/steps/websub.py).
 
 The request is validated here and stored; the answer is 202, and the verification of intent (a GET to the
 callback that must echo a challenge) runs on the `deliver` queue, like every other outgoing request.

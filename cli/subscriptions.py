@@ -12,8 +12,8 @@ from rich.table import Table
 from shared.db import deliveries, subscriptions
 from shared.db.connection import connect
 from shared.db.subscriptions import InvalidSubscriptionError, Subscription
+from shared.schedule import next_digest_at
 from shared.settings import get_settings
-from workers.digest import next_digest_at
 
 app = typer.Typer(help="Private topic feeds and signed webhooks for editors.", no_args_is_help=True)
 console = Console()

@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from shared.db import subscriptions
+from shared.schedule import next_digest_at
 from shared.settings import Settings
 from tests.support.api_data import ONERROR_TITLE, publish_onerror_article
 from tests.support.api_server import serve_api
@@ -94,7 +95,7 @@ def test_a_daily_digest_sends_what_is_new_once(db_url: str, db: psycopg.Connecti
     assert "<img" not in rich  # the HTML part carries it escaped
     assert "&lt;img src=x onerror=alert(&#x27;title&#x27;)&gt;" in rich
     row = db.execute("SELECT digest_due_at, digest_error FROM subscriptions WHERE id = %s", (sub.id,)).fetchone()
-    assert row == (digest.next_digest_at(now + timedelta(seconds=1), 6), None)
+    assert row == (next_digest_at(now + timedelta(seconds=1), 6), None)
 
 
 def test_nothing_new_sends_nothing_and_an_absent_server_is_tried_again(
@@ -107,7 +108,7 @@ def test_nothing_new_sends_nothing_and_an_absent_server_is_tried_again(
     s, mailbox = settings(db_url, port), Mailbox()
     assert digest.send_due_digests(db, now, s, digest.smtp_sender(s)) == 0  # nothing new: no e-mail, no error
     publish_ukraine(db, 3)
-    later = digest.next_digest_at(now, 6)
+    later = next_digest_at(now, 6)
     assert digest.send_due_digests(db, later, s, digest.smtp_sender(s)) == 0  # the server is not running
     row = db.execute("SELECT digest_due_at, digest_error FROM subscriptions WHERE id = %s", (sub.id,)).fetchone()
     assert row is not None
@@ -127,7 +128,7 @@ def test_nothing_new_sends_nothing_and_an_absent_server_is_tried_again(
     ],
 )
 def test_next_digest_at(now: datetime, expected: datetime) -> None:
-    assert digest.next_digest_at(now, 6) == expected
+    assert next_digest_at(now, 6) == expected
 
 
 def test_digests_over_http(db_url: str, db: psycopg.Connection) -> None:

@@ -13,7 +13,7 @@ from tests.support.api_data import publish_corpus, publish_onerror_article
 from tests.support.api_server import serve_api
 from tests.support.articles import publish_ukraine
 from tests.support.feed_validity import atom_problems, feed_problems, rss_problems
-from workers.search_index import index_new_articles
+from workers.steps.search_index import index_new_articles
 
 RSS = b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title><link>http://x/</link>'
 RSS_END = b"<description>d</description><atom:link rel='self' href='http://x/f'/>%s</channel></rss>"

@@ -15,7 +15,7 @@ from shared.db import search
 from shared.db.articles import bump_cursor
 from tests.support.api_server import serve_api
 from tests.support.articles import article_html, load_seed_topics, publish_page
-from workers.search_index import index_new_articles
+from workers.steps.search_index import index_new_articles
 
 ARTICLES = {
     "en": (

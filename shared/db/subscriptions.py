@@ -52,7 +52,7 @@ class Subscription:
     created_at: datetime
     updated_at: datetime
     start_cursor: int  # the newest cursor at creation: articles first published at or below it are not owed
-    digest: str  # 'none' or 'daily' (an e-mail of the new stories, workers/digest.py)
+    digest: str  # 'none' or 'daily' (an e-mail of the new stories, workers/steps/digest.py)
     digest_cursor: int | None  # stories first published above it go in the next digest
     digest_due_at: datetime | None
     digest_error: str | None

@@ -22,6 +22,7 @@ import psycopg
 from shared.db import subscriptions
 from shared.db.subscriptions import Subscription
 from shared.db.topic_feed import Story, attach_other_reports
+from shared.schedule import next_digest_at
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,6 @@ RETRY_AFTER = timedelta(minutes=15)  # a refused or unreachable mail server is t
 MAX_DIGESTS_PER_RUN = 200
 SUMMARY_CHARS = 280
 Sender = Callable[[EmailMessage], None]
-
-
-def next_digest_at(now: datetime, hour: int) -> datetime:
-    """The next ``hour``:00 UTC strictly after ``now``: when a daily digest is due."""
-    today = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return today if today > now else today + timedelta(days=1)
 
 
 def _summary(text: str) -> str:
