@@ -22,10 +22,10 @@ import psycopg
 
 from bench.infra import REPO, fresh_database, load_seed_topics
 from bench.site import load_originals
+from harness.articles import publish_page
+from harness.nginx_proxy import NGINX, serve_proxy
+from harness.processes import inherited_env
 from shared.embedded import free_port
-from tests.support.articles import publish_page
-from tests.support.nginx_proxy import NGINX, serve_proxy
-from tests.support.processes import inherited_env
 
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 

@@ -1,6 +1,6 @@
 """Services for a benchmark run: a fresh migrated database and a leased Redis database, like the tests'.
 
-The same servers and the same lease protocol as the tests (tests/support/shared_services.py), so a
+The same servers and the same lease protocol as the tests (harness/shared_services.py), so a
 benchmark never flushes a test session's queues and a test session never flushes a benchmark's.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import psycopg
 import redis
 
+from harness.articles import load_seed_topics as seed_topics
+from harness.fleet import loopback_env
+from harness.shared_services import REDIS_SERVER, create_database, drop_database, leased_redis_db
 from shared.db.connection import apply_migrations
-from tests.support.articles import load_seed_topics as seed_topics
-from tests.support.fleet import loopback_env
-from tests.support.shared_services import REDIS_SERVER, create_database, drop_database, leased_redis_db
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,26 +8,14 @@ from datetime import UTC, datetime, timedelta
 import typer
 from rich.console import Console
 
+from cli.durations import parse_since
 from shared.db import items
 from shared.db.connection import connect
 from shared.settings import get_settings
 
 console = Console(stderr=True)
 BATCH = 500  # items moved per transaction, their extract messages sent right after it commits
-_UNITS = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$")
-
-
-def parse_since(value: str, now: datetime) -> datetime:
-    """``30m``, ``12h``, ``7d``, ``2w`` before ``now``, or an ISO 8601 date or time (UTC if no zone)."""
-    text = value.strip().lower()
-    if (m := re.fullmatch(r"(\d+)\s*([mhdw])", text)) is not None:
-        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r}: use 30m, 12h, 7d, 2w or an ISO date such as 2026-11-30") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def reprocess(

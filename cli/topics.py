@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -12,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli.durations import parse_age
 from cli.inputs import InputTooLargeError, load_yaml, read_capped, yaml_error_line
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
@@ -24,16 +24,6 @@ from workers.stages.topics import evaluate, tag_article
 app = typer.Typer(help="Manage topics: the rules that tag articles (editors own them, as YAML).", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_age(value: str) -> timedelta:
-    """ "30m", "24h", "7d", "2w" as a timedelta."""
-    match = _AGE.match(value.lower())
-    if match is None:
-        raise typer.BadParameter(f"{value!r} is not an age like 30m, 24h, 7d or 2w")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
 def _stored_topics() -> list[tuple[int, Topic]]:

@@ -10,13 +10,13 @@ import psycopg
 import pytest
 import redis
 
-from shared.db.connection import apply_migrations
-from tests.support.shared_services import (
+from harness.shared_services import (
     REDIS_SERVER,
     create_database,
     drop_database,
     leased_redis_db,
 )
+from shared.db.connection import apply_migrations
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

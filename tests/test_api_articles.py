@@ -8,10 +8,10 @@ import httpx
 import psycopg
 import pytest
 
+from harness.articles import article_html, publish_page
 from shared.db.articles import bump_cursor
 from tests.support.api_data import Corpus, publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, publish_page
 
 HOSTILE_VALUES = [
     "'; DROP TABLE articles; --",

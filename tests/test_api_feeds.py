@@ -16,6 +16,7 @@ import jsonschema
 import psycopg
 import pytest
 
+from harness.articles import publish_page
 from shared.db.articles import bump_cursor
 from shared.feed_text import inert
 from tests.conftest import FIXTURES
@@ -29,7 +30,6 @@ from tests.support.api_data import (
     publish_corpus,
 )
 from tests.support.api_server import serve_api
-from tests.support.articles import publish_page
 
 SCHEMA = json.loads((FIXTURES / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8"))
 

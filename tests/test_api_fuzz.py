@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.deps import MAX_JSON_DEPTH, json_depth
+from harness.articles import load_seed_topics
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics
 
 TOKEN = "fuzz-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -47,7 +47,7 @@ def api(template_db: str) -> Iterator[httpx.Client]:
     # One server and database for every example: state accumulates, as it would on a real server.
     import uuid  # noqa: PLC0415
 
-    from tests.support.shared_services import create_database, drop_database  # noqa: PLC0415
+    from harness.shared_services import create_database, drop_database  # noqa: PLC0415
 
     name = f"nm_t_fuzz_{uuid.uuid4().hex[:8]}"
     url = create_database(name, template=template_db)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.shared_services import create_database, drop_database
 from tests.support.api_server import serve_api
-from tests.support.shared_services import create_database, drop_database
 
 
 @pytest.fixture

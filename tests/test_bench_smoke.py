@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import ROOT
+from harness.fleet import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 
 from cli.demo_site import load_site, render_site
+from harness.fleet import ROOT
+from harness.processes import marked_env, survivors
 from shared.embedded import EmbeddedPostgres, free_port
 from shared.opml import feed_urls_from_opml
-from tests.support.fleet import ROOT
-from tests.support.processes import marked_env, survivors
 
 pytestmark = pytest.mark.e2e
 

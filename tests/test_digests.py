@@ -18,12 +18,12 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
+from harness.articles import load_seed_topics, publish_ukraine
 from shared.db import subscriptions
 from shared.schedule import next_digest_at
 from shared.settings import Settings
 from tests.support.api_data import ONERROR_TITLE, publish_onerror_article
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics, publish_ukraine
 from workers.steps import digest
 
 

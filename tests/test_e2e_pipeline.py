@@ -14,10 +14,10 @@ import psycopg
 import pytest
 import yaml
 
+from harness.fleet import ROOT, fleet_env, run_until_idle
 from shared.db import feeds, topics
 from shared.topic_rules import parse_topics
 from tests.conftest import FIXTURES
-from tests.support.fleet import ROOT, fleet_env, run_until_idle
 from tests.support.http_server import LocalSite, Response, serve
 
 pytestmark = pytest.mark.e2e

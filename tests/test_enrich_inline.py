@@ -11,14 +11,14 @@ import psycopg
 import pytest
 import redis
 
+from harness.articles import article_html
+from harness.fleet import fleet_env
 from shared.db import feeds, items, pages
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
 from shared.urls import canonical_url
-from tests.support.articles import article_html
 from tests.support.broker import send_task
 from tests.support.celery_workers import running, wait_for, worker_argv
-from tests.support.fleet import fleet_env
 
 pytestmark = pytest.mark.e2e
 URL = "http://news.example/2024/tram.html"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from harness.articles import article_html, load_seed_topics, publish_page
 from shared.db import articles, items
 from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
-from tests.support.articles import article_html, load_seed_topics, publish_page
 from workers.steps.enrich import enrich_step
 
 SEED_PAGE = (FIXTURES / "seed" / "seed_page.html").read_bytes()

@@ -9,11 +9,11 @@ import psycopg
 import pytest
 import trafilatura
 
+from harness.articles import publish_page
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.languages import normalise_language
 from shared.settings import Settings
-from tests.support.articles import publish_page
 from workers.stages.extract import EntryHints, extract_page, page_canonical_url
 from workers.stages.page_metadata import choose_date
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.articles import article_html
+from harness.fleet import ROOT, fleet_env
 from scheduler.dispatch import FEEDS_PER_MESSAGE, SPREAD, dispatch_due_feeds, poll_messages
 from scheduler.sweeper import sweep_stale_items
 from shared.db import feeds, items
@@ -30,8 +32,6 @@ from shared.db.connection import apply_migrations
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
 from shared.settings import Settings
-from tests.support.articles import article_html
-from tests.support.fleet import ROOT, fleet_env
 from tests.support.http_server import LocalSite, Response, serve
 from tests.support.private_services import PrivatePostgres, PrivateRedis, private_services
 

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from cli.feeds import app as feeds_cli
 from cli.topics import app as topics_cli
+from harness.articles import load_seed_topics, publish_ukraine
 from shared.db import subscriptions
 from shared.opml import feed_urls_from_opml
 from shared.settings import get_settings
 from tests.support.api_data import Corpus, publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics, publish_ukraine
 
 TOKEN = "navigation-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

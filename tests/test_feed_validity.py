@@ -8,10 +8,10 @@ import httpx
 import psycopg
 import pytest
 
+from harness.articles import publish_ukraine
 from shared.db import subscriptions
 from tests.support.api_data import publish_corpus, publish_onerror_article
 from tests.support.api_server import serve_api
-from tests.support.articles import publish_ukraine
 from tests.support.feed_validity import atom_problems, feed_problems, rss_problems
 from workers.steps.search_index import index_new_articles
 

@@ -21,9 +21,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.articles import article_html
+from harness.fleet import fleet_env
 from shared.db import feeds
 from tests.conftest import FIXTURES
-from tests.support.articles import article_html
 from tests.support.broker import queued_args
 from tests.support.compose_fleet import (
     ROOT,
@@ -35,7 +36,6 @@ from tests.support.compose_fleet import (
     stop_all,
     wait_for,
 )
-from tests.support.fleet import fleet_env
 from tests.support.http_server import LocalSite, Response, serve
 
 pytestmark = pytest.mark.e2e

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from harness.fleet import ROOT
+from harness.processes import inherited_env
 from shared.embedded import free_port
-from tests.support.fleet import ROOT
-from tests.support.processes import inherited_env
 
 
 def test_a_worker_check_with_the_broker_away_says_so_in_one_line(db_url: str) -> None:

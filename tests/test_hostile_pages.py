@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from harness.articles import article_html
 from shared.db import feeds, items
 from shared.http_client import FetchResult, fetch
 from shared.settings import Settings
-from tests.support.articles import article_html
 from tests.support.hostile_cases import (
     expected_transport_outcome,
     hostile_policy,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.shared_services import create_database, drop_database
 from shared.db.connection import SchemaNotCurrentError, apply_migrations, require_current_schema
-from tests.support.shared_services import create_database, drop_database
 
 
 def test_migrate_is_idempotent(db_url: str) -> None:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from harness.fleet import ROOT
 from shared.db import feeds, items, stats
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
 from shared.metrics import PipelineCollector
-from tests.support.fleet import ROOT
 
 NOW = datetime.now(UTC)
 

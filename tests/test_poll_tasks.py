@@ -8,10 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.fleet import fleet_env
 from shared.db import feeds
 from tests.support.broker import send_task
 from tests.support.celery_workers import running, wait_for, worker_argv
-from tests.support.fleet import fleet_env
 from tests.support.http_server import Response, serve
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ import httpx
 import psycopg
 import pytest
 
+from harness.nginx_proxy import serve_proxy
 from tests.support.api_data import publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.nginx_proxy import serve_proxy
 
 pytestmark = pytest.mark.e2e
 TOKEN = "proxy-test-token"

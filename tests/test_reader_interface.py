@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from harness.articles import article_html, load_seed_topics, publish_page
+from harness.shared_services import ADMIN_URL
 from shared.db import articles, feeds, items, pages, published
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
-from tests.support.articles import article_html, load_seed_topics, publish_page
-from tests.support.shared_services import ADMIN_URL
 
 PUBLISHERS = 6
 PER_PUBLISHER = 40

@@ -10,15 +10,15 @@ import psycopg
 import pytest
 import typer
 
-from cli.reprocess import parse_since
+from cli.durations import parse_since
+from harness.articles import article_html, publish_page
+from harness.fleet import ROOT, fleet_env
 from shared.db import feeds, items, pages
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
 from shared.settings import Settings
 from shared.urls import canonical_url
-from tests.support.articles import article_html, publish_page
 from tests.support.broker import queued_args
-from tests.support.fleet import ROOT, fleet_env
 from workers.steps.enrich import enrich_step
 from workers.steps.extract import extract_step
 

@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.topics import app as topics_cli
+from harness.articles import load_seed_topics, publish_ukraine
 from shared.db import articles, deliveries, subscriptions, topics
 from shared.settings import Settings, get_settings
 from shared.topic_rules import Topic
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics, publish_ukraine
 from workers.steps import deliver
 
 NO_MATCH = {"any": ["zzyzx"]}

@@ -15,12 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.fleet import ROOT, fleet_env, run_until_idle
+from harness.processes import MARKER, survivors
 from shared.db import feeds
 from tests.support.celery_workers import wait_for
-from tests.support.fleet import ROOT, fleet_env, run_until_idle
 from tests.support.hostile_reliability import busy_news_site, held_news_site
 from tests.support.http_server import serve
-from tests.support.processes import MARKER, survivors
 
 pytestmark = pytest.mark.e2e
 STORIES = 12

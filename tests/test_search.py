@@ -11,10 +11,10 @@ import httpx
 import psycopg
 import pytest
 
+from harness.articles import article_html, load_seed_topics, publish_page
 from shared.db import search
 from shared.db.articles import bump_cursor
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, load_seed_topics, publish_page
 from workers.steps.search_index import index_new_articles
 
 ARTICLES = {

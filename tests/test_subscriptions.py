@@ -20,14 +20,14 @@ from typer.testing import CliRunner, Result
 
 from cli import subscriptions as subscriptions_cli
 from cli.main import app as cli_app
+from harness.articles import load_seed_topics
+from harness.fleet import ROOT
+from harness.processes import inherited_env
 from shared.db import subscriptions
 from shared.settings import get_settings
 from tests.conftest import FIXTURES
 from tests.support.api_data import COPY_SITE, SEED_TITLE, Corpus, publish_corpus
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics
-from tests.support.fleet import ROOT
-from tests.support.processes import inherited_env
 
 PUBLIC = "https://news.example.org"
 ADMIN = "a-long-admin-token-for-tests"

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from cli.supervisor import Child, RestartPolicy, Supervisor, fleet
+from harness.fleet import ROOT
+from harness.processes import marked_env, survivors
 from shared.db.connection import pending_migrations
 from shared.embedded import EmbeddedPostgres, free_port
-from tests.support.fleet import ROOT
-from tests.support.processes import marked_env, survivors
 from workers.app import QUEUES
 
 # A child that ignores SIGTERM and has a child of its own (like a prefork pool): only SIGKILL and the

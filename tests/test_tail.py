@@ -9,10 +9,10 @@ from datetime import datetime
 
 import psycopg
 
+from harness.articles import article_html, load_seed_topics, publish_page
+from harness.fleet import ROOT
+from harness.processes import inherited_env
 from tests.conftest import FIXTURES
-from tests.support.articles import article_html, load_seed_topics, publish_page
-from tests.support.fleet import ROOT
-from tests.support.processes import inherited_env
 
 
 def _env(db_url: str) -> dict[str, str]:

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
-from cli.topics import app, parse_age
+from cli.durations import parse_age
+from cli.topics import app
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
 from shared.db.articles import bump_cursor

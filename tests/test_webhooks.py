@@ -22,11 +22,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.articles import article_html, load_seed_topics, publish_page
 from shared.backoff import exponential
 from shared.db import deliveries, subscriptions
 from shared.db.published import get_published
 from shared.settings import Settings
-from tests.support.articles import article_html, load_seed_topics, publish_page
 from tests.support.http_server import RequestHandler, serve
 from workers.stages import webhook
 from workers.steps import deliver

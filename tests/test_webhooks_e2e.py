@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.articles import load_seed_topics
+from harness.fleet import ROOT, fleet_env
 from shared.db import subscriptions
-from tests.support.articles import load_seed_topics
 from tests.support.celery_workers import CELERY, running, wait_for, worker_argv
-from tests.support.fleet import ROOT, fleet_env
 from tests.test_webhooks import HOOK_PATH, Receiver, publish_ukraine, receiving
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,10 @@ import httpx
 import psycopg
 import pytest
 
+from harness.articles import article_html, load_seed_topics, publish_page, publish_ukraine
 from shared import http_client
 from shared.settings import Settings
 from tests.support.api_server import serve_api
-from tests.support.articles import article_html, load_seed_topics, publish_page, publish_ukraine
 from tests.support.websub_subscriber import Subscriber, subscribed
 from workers.stages import webhook
 from workers.steps import deliver, websub

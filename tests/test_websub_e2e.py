@@ -11,10 +11,10 @@ import httpx
 import psycopg
 import pytest
 
+from harness.articles import load_seed_topics, publish_ukraine
+from harness.fleet import fleet_env
 from tests.support.api_server import serve_api
-from tests.support.articles import load_seed_topics, publish_ukraine
 from tests.support.celery_workers import CELERY, running, wait_for, worker_argv
-from tests.support.fleet import fleet_env
 from tests.support.websub_subscriber import Subscriber, subscribed
 
 pytestmark = pytest.mark.e2e

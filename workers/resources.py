@@ -32,9 +32,12 @@ def _get_pool() -> ConnectionPool:
     global _pool  # noqa: PLW0603
     with _lock:
         if _pool is None:
+            # Checked on checkout: after a PostgreSQL restart a pooled connection is dead, and a step would fail
+            # on it once per pooled connection before the pool noticed (a batch costs one round trip more).
             _pool = ConnectionPool(
                 get_settings().database_url, min_size=1, max_size=32, open=True,
                 kwargs={"autocommit": True, "application_name": "newsmill-worker"},
+                check=ConnectionPool.check_connection,
             )  # fmt: skip
         return _pool
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.articles import article_html, load_seed_topics, publish_page
+from harness.articles import article_html, load_seed_topics, publish_page
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_HTML = (ROOT / "tests" / "fixtures" / "seed" / "seed_page.html").read_text(encoding="utf-8")

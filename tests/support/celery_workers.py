@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import ROOT
+from harness.fleet import ROOT
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.shared_services import create_database, drop_database
 from shared.allowlist import parse_allowlist
 from shared.http_client import FetchPolicy
 from tests.support.hostile_server import Behaviour, HostileServer, bomb, drip, endless, redirect, respond, stall
-from tests.support.shared_services import create_database, drop_database
 
 
 def transport_cases(server: HostileServer, prefix: str, content_type: str, canary_port: int) -> dict[str, str]:

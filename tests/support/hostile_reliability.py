@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.support.articles import article_html
+from harness.articles import article_html
 from tests.support.hostile_server import HostileServer, respond
 from tests.support.http_server import LocalSite, RequestHandler, Response
 

@@ -22,7 +22,7 @@ from shared.urls import canonical_url
 from workers.steps.enrich import enrich_step
 from workers.steps.extract import extract_step
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_seed_topics(conn: psycopg.Connection) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from shared.embedded import free_port
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "newsmill.conf"
+CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "newsmill.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 

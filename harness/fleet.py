@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.processes import inherited_env
+from harness.processes import inherited_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def loopback_env(db_url: str, redis_url: str, **extra: str) -> dict[str, str]:
