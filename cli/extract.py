@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import FAILED, CommandError
 from shared.encoding import decode_html
 from shared.errors import StageError
 from shared.settings import get_settings
@@ -35,8 +36,7 @@ def _load(source: str) -> tuple[str, str]:
         return decode_html(result.body, result.headers.get("content-type")).text, result.url
     path = Path(source)
     if not path.is_file():
-        err.print(f"[red]not a URL nor a readable file: {source}[/]")
-        raise typer.Exit(2)
+        raise CommandError(f"not a URL nor a readable file: {source}")
     return decode_html(path.read_bytes(), None).text, path.resolve().as_uri()
 
 
@@ -88,21 +88,18 @@ def extract(
     """Show how one page is cleaned, or clean a batch of pages (--jsonl)."""
     if jsonl:
         if source is not None:
-            err.print("[red]--jsonl reads pages from stdin; give no SOURCE[/]")
-            raise typer.Exit(2)
+            raise CommandError("--jsonl reads pages from stdin; give no SOURCE")
         _batch(workers)
         return
     if source is None:
-        err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
-        raise typer.Exit(2)
+        raise CommandError("give a URL or a file, or --jsonl with pages on stdin")
     from workers.extract import extract_page  # noqa: PLC0415
 
     try:
         html, url = _load(source)
         page = extract_page(html, url, fast=get_settings().extract_fast)
     except StageError as exc:
-        err.print(f"[red]{exc.outcome.value}[/]: {exc.reason}", highlight=False)
-        raise typer.Exit(1) from exc
+        raise CommandError(f"{source}: {exc.outcome.value}: {exc.reason}", FAILED) from exc
     if json_out:
         typer.echo(json.dumps(_as_json(page, url), ensure_ascii=False))
     else:

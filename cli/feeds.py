@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.errors import FAILED, CommandError
+from cli.tables import columns, print_table
 from shared.db import feeds
 from shared.db.connection import connect
 from shared.opml import feed_urls_from_opml
@@ -38,7 +39,7 @@ def import_opml(path: Path = typer.Argument(..., exists=True, dir_okay=False, he
     try:
         urls = feed_urls_from_opml(path.read_bytes())
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise CommandError(f"{path}: {exc}") from exc
     added = 0
     with connect(get_settings().database_url, autocommit=True) as conn:
         for url in urls:
@@ -62,11 +63,12 @@ def list_(json_out: bool = typer.Option(False, "--json", help="One JSON object p
                 "next_poll_at": f.next_poll_at.isoformat(),
             }))  # fmt: skip
         return
-    table = Table("id", "url", "title", "last outcome", "failures", "next poll (UTC)")
-    for f in rows:
-        table.add_row(str(f.id), f.url, f.title or "", f.last_outcome or "never polled",
-                      str(f.consecutive_failures), f.next_poll_at.strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
-    console.print(table)
+    print_table(
+        console,
+        columns("id", "url", "title", "last outcome", "failures", "next poll (UTC)", right=("id", "failures")),
+        ([str(f.id), f.url, f.title or "", f.last_outcome or "never polled", str(f.consecutive_failures),
+          f.next_poll_at.strftime("%Y-%m-%d %H:%M:%S")] for f in rows),
+    )  # fmt: skip
 
 
 @app.command("remove")
@@ -74,6 +76,5 @@ def remove(url_or_id: str = typer.Argument(..., help="The feed's URL or id.")) -
     """Stop polling a feed. Its articles stay."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         if not feeds.remove_feed(conn, url_or_id):
-            console.print(f"no feed {url_or_id!r}")
-            raise typer.Exit(1)
+            raise CommandError(f"no feed {url_or_id!r} (see `newsmill feeds list`)", FAILED)
     console.print(f"removed {url_or_id}")

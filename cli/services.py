@@ -16,6 +16,17 @@ from shared.settings import get_settings
 console = Console(stderr=True)
 
 
+def require_broker(redis_url: str) -> None:
+    """Fail before starting work, in one line (cli.errors), rather than later in every child's log."""
+    import redis  # noqa: PLC0415 - only the commands that send work talk to the broker themselves
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
 def start_services(stack: ExitStack, root: Path, pg_port: int, redis_port: int) -> tuple[str, str]:
     """The configured server for each of NEWSMILL_DATABASE_URL / NEWSMILL_REDIS_URL that is set, an embedded
     one (data under ``root``) for each that is not. ``stack`` stops what was started, Redis before PostgreSQL;
@@ -32,6 +43,8 @@ def start_services(stack: ExitStack, root: Path, pg_port: int, redis_port: int) 
             rd = EmbeddedRedis(root / "redis", redis_port)
             stack.callback(rd.stop)
             redis_url = rd.start()
+    else:
+        require_broker(redis_url)
     return database_url, redis_url
 
 

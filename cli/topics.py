@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
+from cli.errors import FAILED, CommandError
+from cli.tables import Cell, columns, print_table
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
 from shared.db.articles import bump_cursor
@@ -34,6 +36,13 @@ def parse_age(value: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error as "PROBLEM (line N, column M)": PyYAML's own message spans several lines."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else str(problem)
+
+
 def _stored_topics() -> list[tuple[int, Topic]]:
     with connect(get_settings().database_url, autocommit=True) as conn:
         rows = topics.all_topics(conn)
@@ -47,8 +56,10 @@ def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A t
 
     try:
         parsed = parse_topics(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    except yaml.YAMLError as exc:
+        raise CommandError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
+    except (ValueError, TypeError) as exc:  # not UTF-8, or YAML that is not a list of topics
+        raise CommandError(f"{path}: {exc}") from exc
     counts = dict.fromkeys(topics.UpsertStatus, 0)
     with connect(get_settings().database_url) as conn, conn.transaction():  # all of the file or nothing
         for t in parsed:
@@ -66,12 +77,12 @@ def list_() -> None:
     """List topics with their language filter and how many articles they tag."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         rows = topics.list_topics(conn)
-    table = Table("slug", "name", "languages", "articles")
-    for r in rows:
-        table.add_row(
-            r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count)
-        )
-    console.print(table)
+    print_table(
+        console,
+        columns("slug", "name", "languages", "articles", right=("articles",)),
+        ([r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count)]
+         for r in rows),
+    )  # fmt: skip
 
 
 def _read_source(source: str, title: str | None) -> tuple[str | None, str, str | None]:
@@ -87,8 +98,7 @@ def _read_source(source: str, title: str | None) -> tuple[str | None, str, str |
     else:
         path = Path(source)
         if not path.is_file():
-            err.print(f"[red]not a URL nor a readable file: {source}[/]")
-            raise typer.Exit(2)
+            raise CommandError(f"not a URL nor a readable file: {source}")
         body = path.read_bytes()
         if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
             return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
@@ -108,8 +118,7 @@ def check(
     with connect(get_settings().database_url, autocommit=True) as conn:
         row = topics.get_topic(conn, slug)
     if row is None:
-        err.print(f"[red]no topic {slug!r}[/] (see `newsmill topics list`)")
-        raise typer.Exit(1)
+        raise CommandError(f"there is no topic {slug!r} (see `newsmill topics list`)", FAILED)
     topic = Topic.from_stored(row.slug, row.name, row.description, row.rules)
     headline, text, hint = _read_source(source, title)
     if lang is None:
@@ -120,12 +129,12 @@ def check(
                                min_chars=s.language_min_chars).language  # fmt: skip
     ev = evaluate(topic, headline, text, lang)
     console.print(f"[bold]{topic.slug}[/] ({topic.name}) on {escape(repr(headline or '(no title)'))}, language {lang}")
-    table = Table("term", "where", "title", "body", "points")
-    for hit in ev.hits:
-        table.add_row(hit.term, hit.where, str(hit.title_hits), str(hit.body_hits), f"{hit.points:g}")
-    for hit in ev.excluded_by:
-        table.add_row(f"[red]{hit.term}[/]", f"excludes ({hit.where})", str(hit.title_hits), str(hit.body_hits), "-")
-    console.print(table)
+    rows: list[list[Cell]] = [
+        [hit.term, hit.where, str(hit.title_hits), str(hit.body_hits), f"{hit.points:g}"] for hit in ev.hits
+    ]
+    rows += [[Text(hit.term, style="red"), f"excludes ({hit.where})", str(hit.title_hits), str(hit.body_hits), "-"]
+             for hit in ev.excluded_by]  # fmt: skip
+    print_table(console, columns("term", "where", "title", "body", "points", right=("title", "body", "points")), rows)
     verdict = "[green]tagged[/]" if ev.tagged else f"[yellow]not tagged[/]: {ev.rejected}"
     console.print(f"score {ev.score:g} (min_score {ev.min_score:g}): {verdict}")
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _f(default: Any, doc: str, **limits: float) -> Any:
@@ -90,6 +93,27 @@ class Settings(BaseSettings):
     # Logging
     log_level: str = _f("INFO", "Log level.")
     log_json: bool | None = _f(None, "JSON log lines (default: when stderr is not a terminal).")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        """A URL libpq accepts (postgresql://… or key=value pairs), so a typo stops the process at start,
+        not at its first query."""
+        from psycopg import ProgrammingError  # noqa: PLC0415 - keep psycopg off the import of settings
+        from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+        try:
+            conninfo_to_dict(value)
+        except ProgrammingError as exc:
+            raise ValueError(f"not a PostgreSQL URL ({exc}); expected postgresql://[user@]host[:port]/dbname") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError("not a Redis URL; expected redis://host[:port]/db (or rediss://, unix://)")
+        return value
 
 
 @lru_cache(maxsize=1)
