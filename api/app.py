@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import admin, articles, health, metrics, pages, subscriptions, topic_feeds
 from api.auth import require_reader
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             pool.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the fastapi-offline package, not a CDN:
+    # the API's documentation works on a network without the internet (a newsroom's, an air-gapped one).
+    app = FastAPIOffline(
         title="newsmill",
         summary="Topic feeds, published articles and pages for people, from newsmill's database.",
         version="1",
@@ -65,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(subscriptions.router)  # private feeds carry their own token
     app.include_router(pages.router, dependencies=readers)
+    app.add_exception_handler(StarletteHTTPException, pages.not_found)  # type: ignore[arg-type]
     return app

@@ -30,7 +30,13 @@ MAX_LANGS = 20
 @router.get("/topics", summary="Every topic with its number of published articles")
 def list_topics(conn: Conn) -> list[dict[str, Any]]:
     return [
-        {"slug": t.slug, "name": t.name, "languages": t.languages, "article_count": t.article_count}
+        {
+            "slug": t.slug,
+            "name": t.name,
+            "languages": t.languages,
+            "article_count": t.article_count,
+            "story_count": t.story_count,
+        }
         for t in topics.list_topics(conn)
     ]
 

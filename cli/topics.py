@@ -79,9 +79,9 @@ def list_() -> None:
         rows = topics.list_topics(conn)
     print_table(
         console,
-        columns("slug", "name", "languages", "articles", right=("articles",)),
-        ([r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count)]
-         for r in rows),
+        columns("slug", "name", "languages", "articles", "stories", right=("articles", "stories")),
+        ([r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count),
+          str(r.story_count)] for r in rows),
     )  # fmt: skip
 
 

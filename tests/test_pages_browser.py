@@ -1,5 +1,6 @@
 """The pages in a real headless browser (Debian's chromium via Selenium and the system chromedriver): the seed
-article is on the Ukraine topic page and opens in the reading view. Screenshots go to artifacts/."""
+article is on the Ukraine topic page and opens in the reading view; /docs shows the API's operations with no
+network but 127.0.0.1; an unknown topic is a 404 page. Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.app import create_app
+from shared.settings import Settings
 from tests.support.api_data import SEED_TITLE, Corpus, publish_corpus
 from tests.support.api_server import serve_api
 
@@ -33,8 +36,12 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
             pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (.ci/run does this)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # No network but 127.0.0.1, as on an air-gapped newsroom network: every other host name fails to resolve,
+    # and any other address goes to a proxy on a port where nothing listens.
+    offline = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=http://127.0.0.1:9",
+               "--proxy-bypass-list=127.0.0.1")  # fmt: skip
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+                "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}", *offline):  # fmt: skip
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
@@ -76,3 +83,26 @@ def test_seed_article_on_the_ukraine_page_opens_in_the_reading_view(
         shot = ARTIFACTS / "read-seed-article.png"
         browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty image
+
+
+def test_api_docs_show_every_operation_with_no_network(db_url: str, browser: webdriver.Chrome) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve_api(db_url) as base:
+        browser.get(f"{base}/")
+        browser.find_element(By.LINK_TEXT, "API").click()  # the pages' navigation link
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path"))
+        )
+        shown = {e.get_attribute("data-path") for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        documented = set(create_app(Settings(database_url=db_url)).openapi()["paths"])
+        assert shown == documented
+        assert {"/articles", "/topics/{slug}"} <= shown
+        # Everything the page loaded came from the API itself.
+        loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded
+        assert all(url.startswith(base + "/") for url in loaded), loaded
+        browser.save_screenshot(str(ARTIFACTS / "api-docs.png"))
+
+        browser.get(f"{base}/topics/nonexistent")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+        assert "/topics/nonexistent" in browser.find_element(By.CSS_SELECTOR, ".not-found").text
