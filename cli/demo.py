@@ -54,6 +54,8 @@ def choose_ports(state: Path, base: int) -> Ports:
     from shared.embedded import free_port, port_is_free  # noqa: PLC0415
 
     if base:
+        if taken := [port for port in range(base, base + 4) if not port_is_free(port)]:
+            raise CommandError(f"--port-base {base}: port(s) {', '.join(map(str, taken))} of 127.0.0.1 are taken")
         return Ports(base, base + 1, base + 2, base + 3)
     saved = json.loads(state.read_text()) if state.exists() else {}
     site = saved.get("site")

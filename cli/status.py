@@ -17,7 +17,7 @@ from cli.errors import explain
 from cli.tables import columns, print_table
 from scheduler.dispatch import BEAT_TICK_KEY
 from shared.db import stats
-from shared.db.connection import SchemaNotCurrentError, connect, require_current_schema
+from shared.db.connection import connect, require_current_schema
 from shared.settings import Settings, get_settings
 
 # Redis, httpx and Celery are imported where they are used: every `newsmill` command imports this module at
@@ -171,15 +171,12 @@ def healthcheck(
             _check_api(s)
         elif role not in ROLES:
             raise RuntimeError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
-    except (SchemaNotCurrentError, RuntimeError) as exc:
-        _unhealthy(str(exc))
-        raise typer.Exit(1) from exc
     except Exception as exc:
         # Exit 1 whatever went wrong, an invalid setting included: a container health check knows 0 and 1 only.
         problem = explain(exc, *_urls())
-        if problem is None:
+        if problem is None and not isinstance(exc, RuntimeError):  # RuntimeError: a check's own verdict
             raise
-        _unhealthy(problem.message)
+        _unhealthy(problem.message if problem else str(exc))
         raise typer.Exit(1) from exc
     console.print("healthy")
 

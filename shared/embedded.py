@@ -20,7 +20,6 @@ from pathlib import Path
 
 import platformdirs
 import psycopg
-import redis
 from psycopg import sql
 
 # PostgreSQL refuses to run as root (the superuser of the machine must not own the database's files), so as
@@ -189,6 +188,8 @@ class EmbeddedRedis:
         # Its own session: a Ctrl-C in the terminal reaches the fleet, which still needs the broker while it
         # shuts down; we stop Redis ourselves afterwards.
         self.process = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        import redis  # noqa: PLC0415 - every command finds its data directory here; only this needs redis
+
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + START_TIMEOUT
         while True:

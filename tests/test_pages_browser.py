@@ -33,7 +33,7 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     # A missing browser is a broken test environment, not a reason to skip: fail and say how to fix it.
     for binary in (CHROMIUM, CHROMEDRIVER):
         if not (Path(binary).is_file() and os.access(binary, os.X_OK)) and not shutil.which(binary):
-            pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (.ci/run does this)")
+            pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (`make services` does this)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # No network but 127.0.0.1, as on an air-gapped newsroom network: every other host name fails to resolve,

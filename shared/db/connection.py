@@ -9,7 +9,6 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from yoyo import get_backend, read_migrations
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -60,6 +59,8 @@ def _yoyo_url(database_url: str) -> str:
 
 def pending_migrations(database_url: str) -> list[str]:
     """Ids of migrations on disk that the database has not applied."""
+    from yoyo import get_backend, read_migrations  # noqa: PLC0415 - yoyo only when the schema is looked at
+
     backend = get_backend(_yoyo_url(database_url))
     try:
         return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
@@ -69,6 +70,8 @@ def pending_migrations(database_url: str) -> list[str]:
 
 def apply_migrations(database_url: str) -> list[str]:
     """Apply every pending migration under yoyo's lock (safe to run from two hosts); returns their ids."""
+    from yoyo import get_backend, read_migrations  # noqa: PLC0415
+
     backend = get_backend(_yoyo_url(database_url))
     try:
         with backend.lock():
