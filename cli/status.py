@@ -96,7 +96,7 @@ def _print_tables(
         f"deliver {queued('deliver')}\n"
         f"published: {view.published_last_hour} in the last hour, {view.published_last_day} in the last day; "
         f"pipeline lag {_age(view.pipeline_lag_seconds)}",
-        soft_wrap=True,  # a terminal wraps it; a pipe gets each line whole
+        soft_wrap=not console.is_terminal,  # a pipe gets each line whole
     )
     if worst:
         console.print()

@@ -14,6 +14,7 @@ from typing import Literal
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -70,7 +71,12 @@ def print_table(
     and a titled one when piped (a section: what follows is not run into it)."""
     materialised = [list(row) for row in rows]
     if console.is_terminal:
-        console.print(rich_table(cols, materialised, title))
+        table = rich_table(cols, materialised, title)
+        # Too wide for the window: cells will wrap onto several lines, and a rule between rows keeps each row
+        # readable as one.
+        natural = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
+        table.show_lines = natural > console.width
+        console.print(table)
         console.print()
         return
     for line in plain_lines(cols, materialised, title):

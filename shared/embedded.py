@@ -41,7 +41,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on it. SO_REUSEADDR as the servers bind: connections a server closed linger in
+    TIME_WAIT on its port for a minute after it stopped, and they do not keep it from listening again."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
