@@ -101,7 +101,7 @@ def explain_settings(exc: ValidationError) -> Problem:
         variable = "NEWSMILL_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
         reason = str(error["msg"]).removeprefix("Value error, ")
         parts.append(f"{variable}={error.get('input')!r}: {reason}")
-    return Problem("invalid setting " + "; ".join(parts), USAGE)
+    return Problem(one_line("invalid setting " + "; ".join(parts)), USAGE)
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:

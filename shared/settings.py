@@ -105,7 +105,10 @@ class Settings(BaseSettings):
         try:
             conninfo_to_dict(value)
         except ProgrammingError as exc:
-            raise ValueError(f"not a PostgreSQL URL ({exc}); expected postgresql://[user@]host[:port]/dbname") from exc
+            reason = " ".join(str(exc).split())
+            raise ValueError(
+                f"not a PostgreSQL URL ({reason}); expected postgresql://[user@]host[:port]/dbname"
+            ) from exc
         return value
 
     @field_validator("redis_url")
