@@ -13,21 +13,22 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.errors import FAILED, CommandError
-from shared.encoding import decode_html
 from shared.errors import StageError
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from workers.extract import ExtractedPage
 
-# The HTTP client and trafilatura are imported by the functions that use them: every other `newsmill`
-# command imports this module at start-up and needs neither.
+# The HTTP client, charset detection and trafilatura are imported by the functions that use them: every other
+# `newsmill` command imports this module at start-up and needs none of them.
 
 err = Console(stderr=True)
 
 
 def _load(source: str) -> tuple[str, str]:
     """(html, url) of a URL fetched with our HTTP client, or of a local file (its URL is file://…)."""
+    from shared.encoding import decode_html  # noqa: PLC0415 - charset detection, only when a page is read
+
     if source.startswith(("http://", "https://")):
         from shared.http_client import FetchPolicy, check_content_type, fetch  # noqa: PLC0415
 

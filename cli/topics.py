@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from cli.errors import FAILED, CommandError
@@ -150,6 +149,8 @@ def retag(
     ids_by_slug = {t.slug: topic_id for topic_id, t in stored}
     rules = [t for _, t in stored]
     done = changed = 0
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
     columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with connect(get_settings().database_url, autocommit=True) as conn, Progress(*columns, console=err) as bar:
         task = bar.add_task("retag", total=article_topics.count_articles_to_tag(conn, cutoff))

@@ -133,31 +133,42 @@ def closed_port() -> int:
     return free_port()
 
 
-def test_database_missing_unreachable_or_unmigrated_and_invalid_settings(
-    base_env: dict[str, str], unmigrated_url: str, redis_url: str
+def condition(name: str, request: pytest.FixtureRequest) -> tuple[dict[str, str], int, str]:
+    """The environment that creates a condition, the exit status it must give, what the line must say."""
+    match name:
+        case "database missing":
+            return {"NEWSMILL_DATABASE_URL": database_url(f"nm_missing_{uuid.uuid4().hex[:12]}")}, 1, "createdb"
+        case "database unreachable":
+            url = f"postgresql://postgres@127.0.0.1:{closed_port()}/newsmill"
+            return {"NEWSMILL_DATABASE_URL": url}, 1, f"cannot reach PostgreSQL at {url} (Connection refused)"
+        case "database not migrated":
+            return {"NEWSMILL_DATABASE_URL": request.getfixturevalue("unmigrated_url")}, 1, "newsmill migrate"
+        case _:
+            return {"NEWSMILL_POLL_INTERVAL": "abc"}, 2, "NEWSMILL_POLL_INTERVAL='abc': Input should be a valid integer"
+
+
+@pytest.mark.parametrize(
+    "name", ["database missing", "database unreachable", "database not migrated", "invalid setting"]
+)
+def test_every_command_when(
+    name: str, base_env: dict[str, str], redis_url: str, request: pytest.FixtureRequest
 ) -> None:
-    missing = database_url(f"nm_missing_{uuid.uuid4().hex[:12]}")
-    unreachable = f"postgresql://postgres@127.0.0.1:{closed_port()}/newsmill"
-    conditions = [
-        ({"NEWSMILL_DATABASE_URL": missing}, 1, "createdb"),
-        ({"NEWSMILL_DATABASE_URL": unreachable}, 1, f"cannot reach PostgreSQL at {unreachable} (Connection refused)"),
-        ({"NEWSMILL_DATABASE_URL": unmigrated_url}, 1, "newsmill migrate"),
-        ({"NEWSMILL_POLL_INTERVAL": "abc"}, 2, "NEWSMILL_POLL_INTERVAL='abc': Input should be a valid integer"),
-    ]
-    cases = []
-    for extra, code, says in conditions:
-        env = base_env | {"NEWSMILL_REDIS_URL": redis_url} | extra
-        commands = [*DB_COMMANDS, ("migrate",)] if extra.get("NEWSMILL_DATABASE_URL") != unmigrated_url else DB_COMMANDS
-        cases += [Case(argv, env, code, says) for argv in commands]
-        cases += [Case(argv, env, 1, says) for argv in HEALTHCHECKS]  # a health check knows 0 and 1 only
-    invalid = base_env | conditions[-1][0]
-    cases += [Case(argv, invalid, 2, conditions[-1][2]) for argv in NO_DB_COMMANDS]
-    # A malformed URL is an invalid setting like any other, found before anything starts.
-    bad_url = base_env | {"NEWSMILL_DATABASE_URL": "not a url"}
-    says = "NEWSMILL_DATABASE_URL='not a url': not a PostgreSQL URL"
-    cases += [Case(argv, bad_url, 2, says) for argv in (("migrate",), ("status",), ("demo", "--exit"), ("api",))]
-    cases.append(Case(("healthcheck", "db"), bad_url, 1, says))
+    extra, code, says = condition(name, request)
+    env = base_env | {"NEWSMILL_REDIS_URL": redis_url} | extra
+    commands = DB_COMMANDS if name == "database not migrated" else [*DB_COMMANDS, ("migrate",)]  # it is the cure
+    cases = [Case(argv, env, code, says) for argv in commands]
+    cases += [Case(argv, env, 1, says) for argv in HEALTHCHECKS]  # a health check knows 0 and 1 only
+    if name == "invalid setting":
+        cases += [Case(argv, env, code, says) for argv in NO_DB_COMMANDS]
     check_all(cases)
+
+
+def test_a_malformed_database_url_is_an_invalid_setting(base_env: dict[str, str]) -> None:
+    """Found before anything starts, like any other invalid setting."""
+    env = base_env | {"NEWSMILL_DATABASE_URL": "not a url"}
+    says = "NEWSMILL_DATABASE_URL='not a url': not a PostgreSQL URL"
+    cases = [Case(argv, env, 2, says) for argv in (("migrate",), ("status",), ("demo", "--exit"), ("api",))]
+    check_all([*cases, Case(("healthcheck", "db"), env, 1, says)])
 
 
 def test_redis_unreachable_or_misconfigured(base_env: dict[str, str], db_url: str) -> None:
