@@ -91,10 +91,15 @@ def test_commands_beside_a_running_demo_use_its_servers(
         elsewhere = f"postgresql://postgres@127.0.0.1:{free_port()}/newsmill"
         explicit = newsmill(root, "feeds", "list", NEWSMILL_DATABASE_URL=elsewhere)
         assert (explicit.returncode, elsewhere in explicit.stderr) == (1, True), explicit.stderr
-        # The demo does not take another demo's servers: it is refused before it starts anything.
+        # The demo does not take another demo's servers, nor does `run --embedded` start its own on the same
+        # data: both are refused before they start anything.
         second = newsmill(root, "demo", "--exit")
         assert second.returncode == 2
         assert "another `newsmill demo` is running with the data directory" in second.stderr
+        embedded = newsmill(root, "run", "--embedded", "--until-idle")
+        assert embedded.returncode == 2
+        assert "a `newsmill demo` is running with the data directory" in embedded.stderr
+        assert not (root / "postgres").exists()
         with pytest.raises(CommandError, match="another `newsmill demo` is running"), claim(root):
             pass
         os.kill(holder.pid, signal.SIGKILL)  # as a demo killed before it could remove its file
