@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import (
     admin,
@@ -57,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             pool.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the fastapi-offline package, not a CDN:
+    # the API's documentation works on a network without the internet (a newsroom's, an air-gapped one).
+    app = FastAPIOffline(
         title="newsmill",
         summary="Topic feeds, published articles and pages for people, from newsmill's database.",
         version="1",
@@ -81,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websub.router)  # open only while feeds are public (NEWSMILL_PUBLIC_READ)
     app.include_router(sign_in.router)  # the way in to the pages when they are not public
     app.include_router(pages.router, dependencies=readers)
+    app.add_exception_handler(StarletteHTTPException, pages.not_found)  # type: ignore[arg-type]
     return app

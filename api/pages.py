@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Conn
 from api.topic_feeds import SLUG
 from shared.db import feed_health, published, topic_feed, topics
 from shared.db.topic_feed import StoryFilter
+from shared.db.topics import TopicSummary
 from shared.feed_render import also_reported_text, summary_of, web_link
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -24,6 +27,43 @@ templates.env.filters["summary"] = summary_of
 templates.env.globals["also_reported"] = also_reported_text
 templates.env.filters["href"] = web_link
 PAGE_STORIES = 50
+
+
+def stories_text(t: TopicSummary) -> str:
+    """What the home page says a topic holds, counted as its page shows it: one story per original, its
+    duplicates folded in ("2 stories"), and the reports behind them when there are more ("3 reports of 2 stories")."""
+    stories = f"{t.story_count} stor{'y' if t.story_count == 1 else 'ies'}"
+    return f"{t.report_count} reports of {stories}" if t.report_count > t.story_count else stories
+
+
+templates.env.globals["stories"] = stories_text
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether a request's Accept header asks for a page rather than JSON: text/html named, and weighted at
+    least as high as JSON. A browser's header does; curl's and most clients' (*/*) and JSON clients' do not."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (x.strip() for x in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media.lower()] = max(q, weights.get(media.lower(), 0.0))
+    html = weights.get("text/html", 0.0)
+    json = max(weights.get(m, 0.0) for m in ("application/json", "application/*", "*/*"))
+    return html > 0 and html >= json
+
+
+async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+    """A 404 page for people (a browser asks for HTML); the usual JSON error for every other client."""
+    if exc.status_code == 404 and prefers_html(request.headers.get("accept", "")):
+        return templates.TemplateResponse(request, "not_found.html", {"detail": exc.detail}, status_code=404)
+    return await http_exception_handler(request, exc)
 
 
 @router.get("/", summary="Topic list")

@@ -40,7 +40,13 @@ _ALL = "\x00all"  # the combined feed's key in the state cache: no slug can be i
 @router.get("/topics", summary="Every topic with its number of published articles")
 def list_topics(conn: Conn) -> list[dict[str, Any]]:
     return [
-        {"slug": t.slug, "name": t.name, "languages": t.languages, "article_count": t.article_count}
+        {
+            "slug": t.slug,
+            "name": t.name,
+            "languages": t.languages,
+            "article_count": t.article_count,
+            "story_count": t.story_count,
+        }
         for t in topics.list_topics(conn)
     ]
 

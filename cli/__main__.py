@@ -1,5 +1,5 @@
 """`python -m cli` runs the `newsmill` command (handy where the console script is not on PATH)."""
 
-from cli.main import app
+from cli.main import main
 
-app(prog_name="newsmill")
+main()

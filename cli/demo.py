@@ -6,8 +6,8 @@ import json
 import os
 import signal
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, nullcontext
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -17,8 +17,11 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from cli.demo_env import DemoEnv, claim
+from cli.errors import CommandError
 from cli.idle import remaining
 from cli.supervisor import Supervisor, fleet
+from cli.tables import print_table
 from shared.db import feeds, topics
 from shared.db.connection import apply_migrations, connect
 from shared.settings import get_settings
@@ -46,16 +49,25 @@ class Ports:
 
 
 def choose_ports(state: Path, base: int) -> Ports:
-    """--port-base N: N..N+3. Otherwise free ports, except the site's, which is kept in ``state``: feed
-    and article URLs contain it, so a second run must serve the same URLs to find its articles again."""
+    """--port-base N: N..N+3. Otherwise the ports of the last run, saved in ``state``, while they are free
+    (the URLs a person copied keep working from run to run), new free ones when not. The site's port must be
+    free: feed and article URLs contain it, so a second run must serve the same URLs to find its articles."""
     from shared.embedded import free_port, port_is_free  # noqa: PLC0415
 
     if base:
+        if taken := [port for port in range(base, base + 4) if not port_is_free(port)]:
+            raise CommandError(f"--port-base {base}: port(s) {', '.join(map(str, taken))} of 127.0.0.1 are taken")
         return Ports(base, base + 1, base + 2, base + 3)
-    saved = json.loads(state.read_text()).get("site") if state.exists() else None
-    if saved and not port_is_free(saved):
-        raise typer.BadParameter(f"the demo site's port {saved} is taken; free it or pass --port-base")
-    return Ports(free_port(), free_port(), saved or free_port(), free_port())
+    saved = json.loads(state.read_text()) if state.exists() else {}
+    site = saved.get("site")
+    if isinstance(site, int) and not port_is_free(site):
+        raise CommandError(f"the demo site's port {site} is taken; free it or pass --port-base")
+
+    def kept(name: str) -> int:
+        port = saved.get(name)
+        return port if isinstance(port, int) and port_is_free(port) else free_port()
+
+    return Ports(kept("postgres"), kept("redis"), site if isinstance(site, int) else free_port(), kept("api"))
 
 
 def child_env(database_url: str, redis_url: str, ports: Ports) -> dict[str, str]:
@@ -102,22 +114,46 @@ def wait_for_phase(
     database_url: str, sup: Supervisor, stop: StopFlag, *, phase: str, due: list[int], started: datetime, timeout: float
 ) -> bool:
     """Show live counts until every ``due`` feed has been polled since ``started`` and no item is in flight."""
-    from cli.demo_report import progress_table, read_progress  # noqa: PLC0415
+    from cli.demo_report import progress_line, progress_table, read_progress  # noqa: PLC0415
 
     with connect(database_url, autocommit=True) as conn:
         deadline = time.monotonic() + timeout
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
+        failed: list[str] = []
+        # A terminal watches the counts move; a pipe or a log gets the phase's final counts once, as a line.
+        live = Live(console=console, refresh_per_second=4) if console.is_terminal else None
+        with live or nullcontext():
             while True:
                 stop.check()
-                now = datetime.now(UTC)
-                live.update(progress_table(read_progress(conn), phase))
-                if remaining(conn, due, started, now).pending == 0:
-                    return True
-                failed = sup.watch()  # restarts a child that died; gives up on one that keeps dying
-                if failed or time.monotonic() > deadline:
-                    console.print(f"[red]gave up: {', '.join(failed)} kept dying[/]" if failed else "[red]timed out[/]")
-                    return False
+                progress = read_progress(conn)
+                if live is not None:
+                    live.update(progress_table(progress, phase))
+                idle = remaining(conn, due, started, datetime.now(UTC)).pending == 0
+                failed = [] if idle else sup.watch()  # restarts a child that died; gives up on one that keeps dying
+                if idle or failed or time.monotonic() > deadline:
+                    break
                 time.sleep(0.5)
+    console.print(progress_line(progress, phase) if live is None else "", highlight=False)
+    if not idle:
+        console.print(f"[red]gave up: {', '.join(failed)} kept dying[/]" if failed else "[red]timed out[/]")
+    return idle
+
+
+def wait_until_ready(api: str, sup: Supervisor, stop: StopFlag, timeout: float = 90.0) -> bool:
+    """Until the API's /readyz answers 200 (its database reachable and migrated): URLs printed before that
+    would answer "connection refused" to whoever follows them at once."""
+    import httpx  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while True:
+        stop.check()
+        try:
+            if httpx.get(f"{api}/readyz", timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if sup.watch() or time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
 
 
 class StopFlag:
@@ -148,13 +184,14 @@ def demo(
     stop = StopFlag()
     root = data_root(get_settings().data_dir)
     (root / "demo").mkdir(parents=True, exist_ok=True)
-    state = root / "demo" / "ports.json"
-    ports = choose_ports(state, port_base)
-    state.write_text(json.dumps({"site": ports.site}))
     result = Result()
     with ExitStack() as stack:
+        demo_env = stack.enter_context(claim(root))  # first: one demo per data directory
+        state = root / "demo" / "ports.json"
+        ports = choose_ports(state, port_base)
+        state.write_text(json.dumps(asdict(ports)))
         try:
-            _run(stack, stop, root, ports, result, exit_when_done=exit_when_done, timeout=timeout)
+            _run(stack, stop, demo_env, ports, result, exit_when_done=exit_when_done, timeout=timeout)
         except DemoInterruptedError:
             console.print("stopping…")
             result.interrupted = True
@@ -174,14 +211,19 @@ class Result:
 
 
 def _run(
-    stack: ExitStack, stop: StopFlag, root: Path, ports: Ports, result: Result, *, exit_when_done: bool, timeout: float
-) -> None:
-    from cli.demo_report import check, demo_articles, landed_table  # noqa: PLC0415
+    stack: ExitStack, stop: StopFlag, demo_env: DemoEnv, ports: Ports, result: Result, *,
+    exit_when_done: bool, timeout: float,
+) -> None:  # fmt: skip
+    from cli.demo_report import LANDED_COLUMNS, announce, check, demo_articles, landed_rows  # noqa: PLC0415
     from cli.demo_server import serve_site  # noqa: PLC0415
     from cli.demo_site import load_site, render_site  # noqa: PLC0415
     from cli.services import start_services  # noqa: PLC0415
 
+    root = demo_env.path.parent  # the data directory
     database_url, redis_url = start_services(stack, root, ports.postgres, ports.redis)
+    api = f"http://127.0.0.1:{ports.api}"
+    demo_env.publish({"NEWSMILL_DATABASE_URL": database_url, "NEWSMILL_REDIS_URL": redis_url,
+                      "NEWSMILL_API_PORT": str(ports.api), "NEWSMILL_PUBLIC_URL": api})  # fmt: skip
     stop.check()
     apply_migrations(database_url)
     site = load_site()
@@ -200,17 +242,18 @@ def _run(
             return
     with connect(database_url, autocommit=True) as conn:
         landed = demo_articles(conn, site, base_url)
-    console.print(landed_table(site, landed))
+    print_table(console, LANDED_COLUMNS, landed_rows(site, landed), title="What landed")
     problems = check(site, landed)
     for problem in problems:
         console.print(f"[red]✗ {problem}[/]")
     result.report_ok = not problems
     if not problems:
         console.print(f"[green]✓ all {len(site.articles)} demo articles were published as expected[/]")
-    api = f"http://127.0.0.1:{ports.api}"
-    console.print(f"API: {api}/   topic pages and feeds:")
-    for slug in sorted({t for row in landed.values() for t in row.topics}):
-        console.print(f"  {api}/topics/{slug}   feeds: {api}/topics/{slug}.atom .rss .json", soft_wrap=True)
+    if not wait_until_ready(api, sup, stop):
+        console.print(f"[red]the API at {api} did not become ready; see {log}[/]")
+        result.report_ok = False
+        return
+    announce(api, sorted({t for row in landed.values() for t in row.topics}), (database_url, redis_url), demo_env.path)
     if exit_when_done:
         return
     console.print("serving the demo site and the API; Ctrl-C stops everything")

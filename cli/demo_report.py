@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cli.demo_site import Site
+from cli.errors import redact
+from cli.tables import Cell, columns
 from shared.db import feeds, items, published
 from shared.db.published import PublishedArticle
 from shared.urls import canonical_url
+
+err = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,15 @@ def progress_table(p: Progress, phase: str) -> Table:
     return table
 
 
+def progress_line(p: Progress, phase: str) -> str:
+    """The progress table's counts as one plain line (output that is not a terminal)."""
+    failing = f" ({p.feeds_failing} failing)" if p.feeds_failing else ""
+    return (
+        f"{phase}: feeds polled {p.feeds_polled}/{p.feeds_total}{failing}, items found {p.discovered}, "
+        f"pages fetched {p.fetched}, extracted {p.extracted}, published {p.published}, failed {p.failed}"
+    )
+
+
 def demo_articles(conn: psycopg.Connection, site: Site, base_url: str) -> dict[str, PublishedArticle]:
     """The published rows of the demo site's articles, by article key (absent: not published)."""
     keys = {canonical_url(base_url + a.path): a.key for a in site.articles}
@@ -64,22 +80,21 @@ def demo_articles(conn: psycopg.Connection, site: Site, base_url: str) -> dict[s
     return {keys[r.canonical_url]: r for r in rows if r.canonical_url in keys}
 
 
-def landed_table(site: Site, landed: dict[str, PublishedArticle]) -> Table:
-    table = Table(title="What landed", title_justify="left", show_lines=False)
-    table.add_column("title", max_width=44, no_wrap=True, overflow="ellipsis")
-    table.add_column("site", no_wrap=True)
-    table.add_column("lang")
-    table.add_column("topics", min_width=14, overflow="fold")
-    table.add_column("duplicate of", max_width=30, no_wrap=True, overflow="ellipsis")
+def landed_rows(site: Site, landed: dict[str, PublishedArticle]) -> list[list[Cell]]:
+    """What landed, one row per demo article: title, site, language, topics, the title it duplicates."""
     titles = {r.id: r.title or "" for r in landed.values()}
+    rows: list[list[Cell]] = []
     for a in sorted(site.articles, key=lambda a: (a.source, a.key)):
         row = landed.get(a.key)
         if row is None:
-            table.add_row(f"[red]{a.title}[/]", a.source, "-", "[red]not published[/]", "")
+            rows.append([Text(a.title, style="red"), a.source, "-", Text("not published", style="red"), ""])
             continue
         duplicate = titles.get(row.duplicate_of, str(row.duplicate_of)) if row.duplicate_of else ""
-        table.add_row(row.title or "", row.site or "", row.language or "", ", ".join(row.topics), duplicate)
-    return table
+        rows.append([row.title or "", row.site or "", row.language or "", ", ".join(row.topics), duplicate])
+    return rows
+
+
+LANDED_COLUMNS = columns("title", "site", "lang", "topics", "duplicate of")
 
 
 def check(site: Site, landed: dict[str, PublishedArticle]) -> list[str]:
@@ -104,3 +119,17 @@ def check(site: Site, landed: dict[str, PublishedArticle]) -> list[str]:
             if row.text.splitlines() != expected:
                 problems.append(f"{a.key}: cleaned text differs from {want.text_file}")
     return problems
+
+
+def announce(api: str, slugs: list[str], urls: tuple[str, str], demo_env: Path) -> None:
+    """Where everything is: the API and its topic pages, the servers, and how other commands reach them."""
+    database_url, redis_url = (redact(u) for u in urls)
+    err.print(f"API: {api}/   (pages, /docs, /articles)   topic pages and feeds:", soft_wrap=True)
+    for slug in slugs:
+        err.print(f"  {api}/topics/{slug}   feeds: {api}/topics/{slug}.atom .rss .json", soft_wrap=True)
+    err.print(f"PostgreSQL: {database_url}   Redis: {redis_url}", soft_wrap=True)
+    newsmill = "uv run newsmill" if os.environ.get("UV") else "newsmill"  # as `make demo` (uv run) was started
+    err.print(f"commands run beside the demo find it through {demo_env}; from another data directory or machine:",
+              soft_wrap=True)  # fmt: skip
+    err.print(f"  NEWSMILL_DATABASE_URL={database_url} NEWSMILL_REDIS_URL={redis_url} {newsmill} status",
+              soft_wrap=True, highlight=False)  # fmt: skip

@@ -12,22 +12,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import FAILED, CommandError
 from cli.inputs import InputTooLargeError, read_capped
-from shared.encoding import decode_html
 from shared.errors import StageError
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from workers.stages.extract import ExtractedPage
 
-# The HTTP client and trafilatura are imported by the functions that use them: every other `newsmill`
-# command imports this module at start-up and needs neither.
+# The HTTP client, charset detection and trafilatura are imported by the functions that use them: every other
+# `newsmill` command imports this module at start-up and needs none of them.
 
 err = Console(stderr=True)
 
 
 def _load(source: str) -> tuple[str, str]:
     """(html, url) of a URL fetched with our HTTP client, or of a local file (its URL is file://…)."""
+    from shared.encoding import decode_html  # noqa: PLC0415 - charset detection, only when a page is read
+
     if source.startswith(("http://", "https://")):
         from shared.http_client import FetchPolicy, check_content_type, fetch  # noqa: PLC0415
 
@@ -36,13 +38,11 @@ def _load(source: str) -> tuple[str, str]:
         return decode_html(result.body, result.headers.get("content-type")).text, result.url
     path = Path(source)
     if not path.is_file():
-        err.print(f"[red]not a URL nor a readable file: {source}[/]")
-        raise typer.Exit(2)
+        raise CommandError(f"not a URL nor a readable file: {source}")
     try:  # the same cap as a fetched page: a 1 GB file took all the memory
         body = read_capped(path, get_settings().max_response_bytes)
     except InputTooLargeError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise CommandError(str(exc)) from exc
     return decode_html(body, None).text, path.resolve().as_uri()
 
 
@@ -94,21 +94,18 @@ def extract(
     """Show how one page is cleaned, or clean a batch of pages (--jsonl)."""
     if jsonl:
         if source is not None:
-            err.print("[red]--jsonl reads pages from stdin; give no SOURCE[/]")
-            raise typer.Exit(2)
+            raise CommandError("--jsonl reads pages from stdin; give no SOURCE")
         _batch(workers)
         return
     if source is None:
-        err.print("[red]give a URL or a file, or --jsonl with pages on stdin[/]")
-        raise typer.Exit(2)
+        raise CommandError("give a URL or a file, or --jsonl with pages on stdin")
     from workers.stages.extract import extract_page, page_canonical_url  # noqa: PLC0415
 
     try:
         html, url = _load(source)
         page = extract_page(html, url, mode=get_settings().extraction_mode)
     except StageError as exc:
-        err.print(f"[red]{exc.outcome.value}[/]: {exc.reason}", highlight=False)
-        raise typer.Exit(1) from exc
+        raise CommandError(f"{source}: {exc.outcome.value}: {exc.reason}", FAILED) from exc
     canonical = page_canonical_url(html, url)
     if json_out:
         typer.echo(json.dumps(_as_json(page, url, canonical), ensure_ascii=False))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.errors import FAILED, CommandError
 from cli.inputs import read_capped
+from cli.tables import columns, print_table
 from shared.db import feeds
 from shared.db.connection import connect
-from shared.opml import feeds_from_opml, source_feeds_opml
 from shared.settings import get_settings
 from shared.urls import checked_feed_url
 
@@ -50,9 +50,11 @@ def import_opml(path: Path = typer.Argument(..., exists=True, dir_okay=False, he
     """Add every feed listed in an OPML file (feeds already present are left as they are); entries that
     cannot be feeds (not http(s), malformed) are listed as skipped."""
     try:
+        from shared.opml import feeds_from_opml  # noqa: PLC0415 - lxml, only for this command
+
         found = feeds_from_opml(read_capped(path, get_settings().max_response_bytes))
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise CommandError(f"{path}: {exc}") from exc
     for value, why in found.skipped:
         err.print(f"skipped: {_shown(value)}: {why}", markup=False)
     added = 0
@@ -68,6 +70,8 @@ def export_opml(
     path: Path | None = typer.Argument(None, dir_okay=False, help="Where to write the OPML (default: stdout)."),
 ) -> None:
     """Write every source feed as OPML 2.0 (`feeds import` reads it back): to move or back up a fleet's feeds."""
+    from shared.opml import source_feeds_opml  # noqa: PLC0415 - lxml, only for this command
+
     with connect(get_settings().database_url, autocommit=True) as conn:
         rows = feeds.list_feeds(conn)
     document = source_feeds_opml(rows, datetime.now(UTC))
@@ -95,11 +99,12 @@ def list_(json_out: bool = typer.Option(False, "--json", help="One JSON object p
                 "next_poll_at": f.next_poll_at.isoformat(),
             }))  # fmt: skip
         return
-    table = Table("id", "url", "title", "last outcome", "failures", "next poll (UTC)")
-    for f in rows:
-        table.add_row(str(f.id), f.url, f.title or "", f.last_outcome or "never polled",
-                      str(f.consecutive_failures), f.next_poll_at.strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
-    console.print(table)
+    print_table(
+        console,
+        columns("id", "url", "title", "last outcome", "failures", "next poll (UTC)", right=("id", "failures")),
+        ([str(f.id), f.url, f.title or "", f.last_outcome or "never polled", str(f.consecutive_failures),
+          f.next_poll_at.strftime("%Y-%m-%d %H:%M:%S")] for f in rows),
+    )  # fmt: skip
 
 
 @app.command("remove")
@@ -107,6 +112,5 @@ def remove(url_or_id: str = typer.Argument(..., help="The feed's URL or id.")) -
     """Stop polling a feed. Its articles stay."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         if not feeds.remove_feed(conn, url_or_id):
-            console.print(f"no feed {url_or_id!r}")
-            raise typer.Exit(1)
+            raise CommandError(f"no feed {url_or_id!r} (see `newsmill feeds list`)", FAILED)
     console.print(f"removed {url_or_id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from cli import feeds as feeds_cli
@@ -18,15 +20,18 @@ from cli import subscriptions as subscriptions_cli
 from cli import topics as topics_cli
 from cli.api import api
 from cli.demo import demo
+from cli.demo_env import use_running_demo
+from cli.errors import USAGE, CommandError, explain
 from cli.extract import extract
 from cli.idle import EXIT_WAITING, Remaining, remaining
 from cli.reprocess import reprocess
+from cli.services import require_broker
 from cli.status import healthcheck, status
 from cli.supervisor import Supervisor, fleet
 from cli.tail import tail
 from shared.db import feeds
-from shared.db.connection import SchemaNotCurrentError, apply_migrations, connect, require_current_schema
-from shared.settings import get_settings
+from shared.db.connection import apply_migrations, connect, create_database, require_current_schema
+from shared.settings import Settings, get_settings
 
 app = typer.Typer(help="newsmill: news feeds in, clean enriched articles in PostgreSQL out.", no_args_is_help=True)
 app.add_typer(feeds_cli.app, name="feeds")
@@ -42,10 +47,61 @@ app.command("demo")(demo)
 console = Console(stderr=True)
 
 
+@app.callback()
+def _beside_a_running_demo(ctx: typer.Context) -> None:
+    """Commands run beside `newsmill demo` use its servers (see cli.demo_env); the demo itself does not."""
+    if ctx.invoked_subcommand != "demo":
+        use_running_demo()
+
+
+def main() -> None:
+    """The `newsmill` console script: the commands, with every foreseeable failure as one line on stderr."""
+    try:
+        code = app(prog_name="newsmill", standalone_mode=False)
+    except typer.Abort:  # end of input at a prompt
+        _fail("aborted", 1)
+    except CommandError as exc:  # a command's own one-line report
+        _fail(exc.format_message(), exc.exit_code)
+    except typer.TyperException as exc:  # the command line: an unknown option, a missing argument, a bad value
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `newsmill feeds`: the help (already printed) is the answer
+            sys.exit(USAGE)
+        where = ctx.command_path if ctx is not None else "newsmill"
+        _fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code, where)
+    except Exception as exc:
+        problem = explain(exc, *_service_urls())
+        if problem is None:
+            raise
+        _fail(problem.message, problem.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _service_urls() -> tuple[str, str]:
+    """The URLs the failed command used (the configured ones, or their defaults if settings are invalid)."""
+    try:
+        s = get_settings()
+    except ValidationError:
+        defaults = Settings.model_fields
+        return (os.environ.get("NEWSMILL_DATABASE_URL", defaults["database_url"].default),
+                os.environ.get("NEWSMILL_REDIS_URL", defaults["redis_url"].default))  # fmt: skip
+    return s.database_url, s.redis_url
+
+
+def _fail(message: str, code: int, where: str = "newsmill") -> None:
+    # Not through rich: it would wrap the line at the terminal's width, and the point is one line.
+    sys.stderr.write(f"{where}: {' '.join(message.split())}\n")
+    sys.exit(code)
+
+
 @app.command()
-def migrate() -> None:
+def migrate(
+    create: bool = typer.Option(False, "--create-database", help="Create the database first if it is missing."),
+) -> None:
     """Create or upgrade the database schema (idempotent; safe to run from several hosts at once)."""
-    applied = apply_migrations(get_settings().database_url)
+    url = get_settings().database_url
+    if create and create_database(url):
+        console.print("created the database")
+    applied = apply_migrations(url)
     console.print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
 
 
@@ -85,11 +141,8 @@ def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
     until_idle: bool, io_concurrency: int, cpu_concurrency: int, timeout: float, with_api: bool, schedule: Path
 ) -> None:
     s = get_settings()
-    try:
-        require_current_schema(s.database_url)
-    except SchemaNotCurrentError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+    require_current_schema(s.database_url)
+    require_broker(s.redis_url)
     started = datetime.now(UTC)
     with connect(s.database_url, autocommit=True) as conn:
         due_ids = feeds.due_feed_ids(conn, started)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from cli.durations import parse_since
+from cli.services import require_broker
 from shared.db import items
 from shared.db.connection import connect
 from shared.settings import get_settings
@@ -40,6 +41,7 @@ def reprocess(
         if dry_run:
             console.print(f"would re-extract {total} item(s) ({detail}) fetched since {selection.since:%Y-%m-%d %H:%M}")
             return
+        require_broker(s.redis_url)  # before any item moves: a broker away is said at once, in one line
         from workers.app import app as celery_app  # noqa: PLC0415 - Celery only when something is sent
 
         moved, after = 0, 0

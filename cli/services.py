@@ -9,11 +9,23 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cli.errors import CommandError
 from shared.db.connection import apply_migrations
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, port_is_free
 from shared.settings import get_settings
 
 console = Console(stderr=True)
+
+
+def require_broker(redis_url: str) -> None:
+    """Fail before starting work, in one line (cli.errors), rather than later in every child's log."""
+    import redis  # noqa: PLC0415 - only the commands that send work talk to the broker themselves
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    finally:
+        client.close()
 
 
 def start_services(stack: ExitStack, root: Path, pg_port: int, redis_port: int) -> tuple[str, str]:
@@ -32,6 +44,8 @@ def start_services(stack: ExitStack, root: Path, pg_port: int, redis_port: int) 
             rd = EmbeddedRedis(root / "redis", redis_port)
             stack.callback(rd.stop)
             redis_url = rd.start()
+    else:
+        require_broker(redis_url)
     return database_url, redis_url
 
 
@@ -47,6 +61,11 @@ def stable_ports(state: Path, names: tuple[str, ...]) -> dict[str, int]:
 def use_embedded_services(stack: ExitStack, root: Path) -> None:
     """For `newsmill run --embedded`: start both servers on ports kept from run to run (so other commands
     can reach them: the URLs are printed), migrate, and make this process and its children use them."""
+    from cli.demo_env import read_running  # noqa: PLC0415
+
+    if read_running(root):  # its servers keep their data in the same folders: two clusters on one would clash
+        raise CommandError(f"a `newsmill demo` is running with the data directory {root}: stop it first, or set "
+                           "NEWSMILL_DATA_DIR to another folder")  # fmt: skip
     for name in ("NEWSMILL_DATABASE_URL", "NEWSMILL_REDIS_URL"):
         os.environ.pop(name, None)  # --embedded means embedded, whatever the environment says
     ports = stable_ports(root / "embedded.json", ("postgres", "redis"))

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
+from cli.errors import explain
+from cli.tables import columns, print_table
 from scheduler.dispatch import BEAT_TICK_KEY
 from shared.db import stats
-from shared.db.connection import SchemaNotCurrentError, connect, require_current_schema
+from shared.db.connection import connect, require_current_schema
 from shared.settings import Settings, get_settings
 
 # Redis, httpx and Celery are imported where they are used: every `newsmill` command imports this module at
@@ -81,11 +83,15 @@ def _print_tables(
     def queued(queue: str) -> str:
         return "?" if depths is None else str(depths[queue])
 
-    table = Table("stage", "queued", "waiting", "in progress", "retrying", "failed", "oldest", title="Pipeline")
-    for x in stages:  # each item stage has the queue of its name
-        table.add_row(x.stage, queued(x.stage), str(x.waiting), str(x.in_progress), str(x.retrying), str(x.failed),
-                      _age(x.oldest_age_seconds))  # fmt: skip
-    console.print(table)
+    numbers = ("queued", "waiting", "in progress", "retrying", "failed", "oldest")
+    print_table(
+        console,
+        columns("stage", *numbers, right=numbers),
+        # each item stage has the queue of its name
+        ([x.stage, queued(x.stage), str(x.waiting), str(x.in_progress), str(x.retrying), str(x.failed),
+          _age(x.oldest_age_seconds)] for x in stages),
+        title="Pipeline",
+    )  # fmt: skip
     if depths is None:
         console.print("[red]Redis did not answer: queue depths unknown[/]")
     console.print(
@@ -93,15 +99,19 @@ def _print_tables(
         f"({view.feeds_failing_over_a_day} for over a day); queues: feeds {queued('feeds')}, "
         f"deliver {queued('deliver')}\n"
         f"published: {view.published_last_hour} in the last hour, {view.published_last_day} in the last day; "
-        f"pipeline lag {_age(view.pipeline_lag_seconds)}"
+        f"pipeline lag {_age(view.pipeline_lag_seconds)}",
+        soft_wrap=not console.is_terminal,  # a pipe gets each line whole
     )
     if worst:
-        bad = Table("feed", "failures", "outcome", "last success", "last error", title="Worst feeds")
-        for f in worst:
-            success = f.last_success_at.strftime("%Y-%m-%d %H:%M") if f.last_success_at else "never"
-            bad.add_row(f"{f.id} {f.url}", str(f.consecutive_failures), f.last_outcome or "", success,
-                        (f.last_error or "")[:80])  # fmt: skip
-        console.print(bad)
+        console.print()
+        print_table(
+            console,
+            columns("feed", "url", "failures", "outcome", "last success", "last error", right=("feed", "failures")),
+            ([str(f.id), f.url, str(f.consecutive_failures), f.last_outcome or "",
+              f.last_success_at.strftime("%Y-%m-%d %H:%M") if f.last_success_at else "never",
+              (f.last_error or "")[:80]] for f in worst),
+            title="Worst feeds",
+        )  # fmt: skip
 
 
 def _print_supervisors(reports: list[dict[str, Any]]) -> None:
@@ -129,17 +139,26 @@ def _check_beat(s: Settings) -> None:
 
 
 def _check_worker(queue: str | None) -> None:
+    """The worker of this host that consumes ``queue`` answers. In a container that is the node QUEUE@host
+    (compose names each worker so), which a ping reaches at once; beside `newsmill run` or the demo, one
+    worker consumes several queues under another name, so the workers of this host are asked which they
+    consume (a broadcast: it waits out a one-second silence)."""
     from kombu.exceptions import OperationalError  # noqa: PLC0415
 
     from workers.app import app as celery_app  # noqa: PLC0415
 
-    node = f"{queue or 'celery'}@{socket.gethostname()}"
+    host = socket.gethostname()
+    node = f"{queue or 'celery'}@{host}"
     try:
-        answered = celery_app.control.ping(destination=[node], timeout=5.0)
+        if celery_app.control.ping(destination=[node], timeout=5.0):
+            return
+        consumed = celery_app.control.inspect(timeout=1.0).active_queues() or {}
     except OperationalError as exc:  # the broker is away: one line for the container's health log
         raise RuntimeError(f"cannot reach the broker: {exc}") from exc
-    if not answered:
-        raise RuntimeError(f"worker {node} did not answer a ping")
+    wanted = queue or "celery"
+    if not any(name.endswith(f"@{host}") and any(q.get("name") == wanted for q in queues)
+               for name, queues in consumed.items()):  # fmt: skip
+        raise RuntimeError(f"no worker of this host consumes {wanted!r} (worker {node} did not answer a ping)")
 
 
 def _check_api(s: Settings) -> None:
@@ -157,8 +176,8 @@ def healthcheck(
     queue: str | None = typer.Argument(None, help="For a worker: its queue (its node is QUEUE@hostname)."),
 ) -> None:
     """Exit 0 when this role is healthy (for container HEALTHCHECKs), 1 with a reason otherwise."""
-    s = get_settings()
     try:
+        s = get_settings()
         require_current_schema(s.database_url)
         if role == "beat":
             _check_beat(s)
@@ -168,7 +187,23 @@ def healthcheck(
             _check_api(s)
         elif role not in ROLES:
             raise RuntimeError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
-    except (SchemaNotCurrentError, RuntimeError) as exc:
-        console.print(f"unhealthy: {exc}")
+    except Exception as exc:
+        # Exit 1 whatever went wrong, an invalid setting included: a container health check knows 0 and 1 only.
+        problem = explain(exc, *_urls())
+        if problem is None and not isinstance(exc, RuntimeError):  # RuntimeError: a check's own verdict
+            raise
+        _unhealthy(problem.message if problem else str(exc))
         raise typer.Exit(1) from exc
     console.print("healthy")
+
+
+def _unhealthy(reason: str) -> None:
+    sys.stdout.write(f"unhealthy: {' '.join(reason.split())}\n")  # one line, unwrapped, for the health log
+
+
+def _urls() -> tuple[str, str]:
+    try:
+        s = get_settings()
+    except ValidationError:
+        return "(NEWSMILL_DATABASE_URL)", "(NEWSMILL_REDIS_URL)"
+    return s.database_url, s.redis_url

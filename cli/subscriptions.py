@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.errors import FAILED, CommandError
+from cli.tables import columns, print_table
 from shared.db import deliveries, subscriptions
 from shared.db.connection import connect
 from shared.db.subscriptions import InvalidSubscriptionError, Subscription
@@ -48,8 +49,7 @@ def add(
             created = subscriptions.create_subscription(conn, email, _split(topics), _split(lang), webhook,
                                                         digest=digest, digest_due_at=due)  # fmt: skip
         except InvalidSubscriptionError as exc:
-            err.print(f"[red]{exc}[/]")
-            raise typer.Exit(2) from exc
+            raise CommandError(str(exc)) from exc
     sub = created.subscription
     err.print(f"subscription [bold]{sub.id}[/] for {sub.email}: {', '.join(sub.topics)}", highlight=False)
     # Printed plainly on stdout so scripts can capture them; they are not stored and cannot be shown again.
@@ -66,14 +66,15 @@ def add(
 @app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Include revoked subscriptions.")) -> None:
     """Subscriptions with their state, failures and deliveries (credentials are never shown)."""
-    table = Table("id", "email", "kind", "topics", "languages", "state", "target", "failures", "deliveries", "digest")
+    rows = []
     with connect(get_settings().database_url, autocommit=True) as conn:
         counts = deliveries.counts_by_subscription(conn)
         for sub in subscriptions.list_subscriptions(conn, include_revoked=all_):
             shown = " ".join(f"{k}={v}" for k, v in sorted(counts.get(sub.id, {}).items())) or "-"
-            table.add_row(str(sub.id), sub.email, sub.kind, ",".join(sub.topics), ",".join(sub.languages) or "all",
-                          sub.state, _target(sub), str(sub.consecutive_failures), shown, sub.digest)  # fmt: skip
-    console.print(table)
+            rows.append([str(sub.id), sub.email, sub.kind, ",".join(sub.topics), ",".join(sub.languages) or "all",
+                         sub.state, _target(sub), str(sub.consecutive_failures), shown, sub.digest])  # fmt: skip
+    headers = ("id", "email", "kind", "topics", "languages", "state", "target", "failures", "deliveries", "digest")
+    print_table(console, columns(*headers, right=("id", "failures")), rows)
 
 
 @app.command("revoke")
@@ -81,8 +82,7 @@ def revoke(subscription_id: int = typer.Argument(..., help="The subscription's i
     """Kill a subscription for good: its feed URL answers 404, its webhook gets nothing more."""
     with connect(get_settings().database_url, autocommit=True) as conn, conn.transaction():
         if not subscriptions.revoke(conn, subscription_id):
-            err.print(f"[red]no live subscription {subscription_id}[/]")
-            raise typer.Exit(1)
+            raise CommandError(f"no live subscription {subscription_id}", FAILED)
         cancelled = deliveries.cancel_pending(conn, subscription_id)
     console.print(f"revoked {subscription_id}; {cancelled} pending deliveries cancelled")
 
@@ -92,8 +92,8 @@ def resume(subscription_id: int = typer.Argument(..., help="The paused webhook's
     """Re-arm a webhook paused after repeated failures; what it missed meanwhile is sent, in order."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         if not subscriptions.resume(conn, subscription_id, datetime.now(UTC)):
-            err.print(f"[red]subscription {subscription_id} is not paused[/] (see `newsmill subscriptions list`)")
-            raise typer.Exit(1)
+            hint = "see `newsmill subscriptions list`"
+            raise CommandError(f"subscription {subscription_id} is not paused ({hint})", FAILED)
         pending = deliveries.counts_by_status(conn, subscription_id).get("pending", 0)
     console.print(f"resumed {subscription_id}; {pending} deliveries pending")
 
@@ -104,9 +104,12 @@ def log(
     limit: int = typer.Option(20, "--limit", min=1, help="How many attempts, newest first."),
 ) -> None:
     """The webhook's latest delivery attempts: when, which article, the answer and the error."""
-    table = Table("delivery", "article", "attempt", "at", "ms", "code", "outcome", "error")
     with connect(get_settings().database_url, autocommit=True) as conn:
-        for a in deliveries.delivery_log(conn, subscription_id, limit):
-            table.add_row(str(a.delivery_id), str(a.article_id), str(a.attempt), a.attempted_at.isoformat(),
-                          str(a.duration_ms), str(a.response_code or "-"), a.outcome, a.error or "")  # fmt: skip
-    console.print(table)
+        attempts = deliveries.delivery_log(conn, subscription_id, limit)
+    headers = ("delivery", "article", "attempt", "at", "ms", "code", "outcome", "error")
+    print_table(
+        console,
+        columns(*headers, right=("delivery", "article", "attempt", "ms", "code")),
+        ([str(a.delivery_id), str(a.article_id), str(a.attempt), a.attempted_at.isoformat(), str(a.duration_ms),
+          str(a.response_code or "-"), a.outcome, a.error or ""] for a in attempts),
+    )  # fmt: skip

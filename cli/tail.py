@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import psycopg
 import typer
 
-from shared.db import published
+from cli.errors import CommandError
+from shared.db import published, topics
 from shared.db.connection import connect
 from shared.settings import get_settings
 
@@ -24,6 +25,9 @@ def tail(
 
     Remember the last ``cursor`` printed and pass it as --since next time: nothing is missed or repeated."""
     with connect(get_settings().database_url, autocommit=True) as conn:
+        if topic is not None and topics.get_topic(conn, topic) is None:
+            # Printing nothing would look like a topic with no articles yet.
+            raise CommandError(f"there is no topic {topic!r} (see `newsmill topics list`)")
         if follow:
             rows = published.follow(conn, since, topic=topic, language=lang)
         else:

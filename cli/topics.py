@@ -8,11 +8,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 from cli.durations import parse_age
+from cli.errors import FAILED, CommandError
 from cli.inputs import InputTooLargeError, load_yaml, read_capped, yaml_error_line
+from cli.tables import Cell, columns, print_table
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
 from shared.db.articles import bump_cursor
@@ -40,10 +41,10 @@ def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A t
     try:
         text = read_capped(path, get_settings().max_response_bytes).decode("utf-8")
         parsed = parse_topics(load_yaml(text))  # aliases refused: a 500-byte alias bomb is a gigabyte
-    except (yaml.YAMLError, ValueError) as exc:  # not YAML, an alias, too large, not UTF-8, or not topics
-        why = yaml_error_line(exc) if isinstance(exc, yaml.YAMLError) else str(exc)
-        err.print(f"error: {path}: {why}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+    except yaml.YAMLError as exc:
+        raise CommandError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from exc
+    except (ValueError, TypeError) as exc:  # an alias, too large, not UTF-8, or YAML that is not topics
+        raise CommandError(f"{path}: {exc}") from exc
     counts = dict.fromkeys(topics.UpsertStatus, 0)
     with connect(get_settings().database_url) as conn, conn.transaction():  # all of the file or nothing
         for t in parsed:
@@ -61,12 +62,12 @@ def list_() -> None:
     """List topics with their language filter and how many articles they tag."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         rows = topics.list_topics(conn)
-    table = Table("slug", "name", "languages", "articles")
-    for r in rows:
-        table.add_row(
-            r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count)
-        )
-    console.print(table)
+    print_table(
+        console,
+        columns("slug", "name", "languages", "articles", "stories", right=("articles", "stories")),
+        ([r.slug, r.name, ", ".join(r.languages) if r.languages is not None else "all", str(r.article_count),
+          str(r.story_count)] for r in rows),
+    )  # fmt: skip
 
 
 def _read_source(source: str, title: str | None) -> tuple[str | None, str, str | None]:
@@ -82,13 +83,11 @@ def _read_source(source: str, title: str | None) -> tuple[str | None, str, str |
     else:
         path = Path(source)
         if not path.is_file():
-            err.print(f"[red]not a URL nor a readable file: {source}[/]")
-            raise typer.Exit(2)
+            raise CommandError(f"not a URL nor a readable file: {source}")
         try:
             body = read_capped(path, get_settings().max_response_bytes)
         except InputTooLargeError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from exc
+            raise CommandError(str(exc)) from exc
         if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
             return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
         html, url = decode_html(body, None).text, path.resolve().as_uri()
@@ -107,8 +106,7 @@ def check(
     with connect(get_settings().database_url, autocommit=True) as conn:
         row = topics.get_topic(conn, slug)
     if row is None:
-        err.print(f"[red]no topic {slug!r}[/] (see `newsmill topics list`)")
-        raise typer.Exit(1)
+        raise CommandError(f"there is no topic {slug!r} (see `newsmill topics list`)", FAILED)
     topic = Topic.from_stored(row.slug, row.name, row.description, row.rules)
     headline, text, hint = _read_source(source, title)
     if lang is None:
@@ -119,12 +117,12 @@ def check(
                                min_chars=s.language_min_chars).language  # fmt: skip
     ev = evaluate(topic, headline, text, lang)
     console.print(f"[bold]{topic.slug}[/] ({topic.name}) on {escape(repr(headline or '(no title)'))}, language {lang}")
-    table = Table("term", "where", "title", "body", "points")
-    for hit in ev.hits:
-        table.add_row(hit.term, hit.where, str(hit.title_hits), str(hit.body_hits), f"{hit.points:g}")
-    for hit in ev.excluded_by:
-        table.add_row(f"[red]{hit.term}[/]", f"excludes ({hit.where})", str(hit.title_hits), str(hit.body_hits), "-")
-    console.print(table)
+    rows: list[list[Cell]] = [
+        [hit.term, hit.where, str(hit.title_hits), str(hit.body_hits), f"{hit.points:g}"] for hit in ev.hits
+    ]
+    rows += [[Text(hit.term, style="red"), f"excludes ({hit.where})", str(hit.title_hits), str(hit.body_hits), "-"]
+             for hit in ev.excluded_by]  # fmt: skip
+    print_table(console, columns("term", "where", "title", "body", "points", right=("title", "body", "points")), rows)
     verdict = "[green]tagged[/]" if ev.tagged else f"[yellow]not tagged[/]: {ev.rejected}"
     console.print(f"score {ev.score:g} (min_score {ev.min_score:g}): {verdict}")
 
@@ -157,6 +155,8 @@ def retag(
     ids_by_slug = {t.slug: topic_id for topic_id, t in stored}
     rules = [t for _, t in stored]
     done = changed = 0
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
     columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with connect(get_settings().database_url, autocommit=True) as conn, Progress(*columns, console=err) as bar:
         task = bar.add_task("retag", total=article_topics.count_articles_to_tag(conn, cutoff))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -10,14 +11,21 @@ from pathlib import Path
 MARKER = "NEWSMILL_TEST_RUN_MARKER"
 
 
+# A data directory of this test session's own, empty: a child command must not find the demo.env of a demo a
+# developer runs beside the tests (cli.demo_env) and take its servers. Tests that need one pass their own.
+_DATA_DIR = tempfile.TemporaryDirectory(prefix="newsmill-test-data-")
+
+
 def inherited_env() -> dict[str, str]:
-    """This process's environment without NEWSMILL_ variables or its metrics folder, for a child command."""
+    """This process's environment without NEWSMILL_ variables or its metrics folder, for a child command;
+    NEWSMILL_DATA_DIR is an empty folder of this test session."""
     # Each process gets its own metrics folder (see cli.supervisor.child_env).
-    return {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMILL_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    return env | {"NEWSMILL_DATA_DIR": _DATA_DIR.name}
 
 
 def marked_env(**extra: str) -> tuple[dict[str, str], str]:
-    """This process's environment without NEWSMILL_ variables, plus a fresh marker; returns (env, marker)."""
+    """``inherited_env()`` plus ``extra`` and a fresh marker; returns (env, marker)."""
     run_id = uuid.uuid4().hex
     env = inherited_env()
     env.update(extra, **{MARKER: run_id})

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import platformdirs
 import psycopg
-import redis
 from psycopg import sql
 
 # PostgreSQL refuses to run as root (the superuser of the machine must not own the database's files), so as
@@ -42,7 +41,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on it. SO_REUSEADDR as the servers bind: connections a server closed linger in
+    TIME_WAIT on its port for a minute after it stopped, and they do not keep it from listening again."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -189,6 +191,8 @@ class EmbeddedRedis:
         # Its own session: a Ctrl-C in the terminal reaches the fleet, which still needs the broker while it
         # shuts down; we stop Redis ourselves afterwards.
         self.process = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        import redis  # noqa: PLC0415 - every command finds its data directory here; only this needs redis
+
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + START_TIMEOUT
         while True:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.allowlist import parse_allowlist
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _f(default: Any, doc: str, **limits: float | str) -> Any:
@@ -128,6 +131,30 @@ class Settings(BaseSettings):
     @classmethod
     def _allowlist_parses(cls, value: str) -> str:
         parse_allowlist(value)  # a typo fails at start-up, not at the first fetch
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        """A URL libpq accepts (postgresql://… or key=value pairs), so a typo stops the process at start,
+        not at its first query."""
+        from psycopg import ProgrammingError  # noqa: PLC0415 - keep psycopg off the import of settings
+        from psycopg.conninfo import conninfo_to_dict  # noqa: PLC0415
+
+        try:
+            conninfo_to_dict(value)
+        except ProgrammingError as exc:
+            reason = " ".join(str(exc).split())
+            raise ValueError(
+                f"not a PostgreSQL URL ({reason}); expected postgresql://[user@]host[:port]/dbname"
+            ) from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError("not a Redis URL; expected redis://host[:port]/db (or rediss://, unix://)")
         return value
 
 

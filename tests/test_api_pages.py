@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from api.pages import prefers_html
 from shared.db import feeds
 from tests.support.api_data import COPY_SITE, SEED_TITLE, Corpus, publish_corpus
 from tests.support.api_server import serve_api
@@ -71,10 +72,68 @@ def test_topic_page(site: httpx.Client, corpus: Corpus) -> None:
     assert len(headlines) == 3
 
 
-def test_index_lists_topics(site: httpx.Client, corpus: Corpus) -> None:
+def test_index_counts_what_the_topic_page_shows(site: httpx.Client, corpus: Corpus) -> None:
     html = site.get("/").text
     assert '<a href="/topics/ukraine-war">War in Ukraine</a>' in html
-    assert re.search(r"War in Ukraine</a> <span class=\"muted\">4 articles</span>", html)
+    shown = re.search(r'War in Ukraine</a> <span class="muted" data-story-count="(\d+)">([^<]+)</span>', html)
+    assert shown, html
+    topic_page = site.get("/topics/ukraine-war").text
+    headlines = [a for a in _tags(topic_page, "a") if a.get("class") == "headline"]
+    # Four tagged articles, one of them the seed's syndicated copy, folded into the seed's story on the page.
+    assert int(shown[1]) == len(headlines) == 3
+    assert shown[2] == "4 reports of 3 stories"
+    assert {t["slug"]: t["story_count"] for t in site.get("/topics").json()}["ukraine-war"] == 3
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # a browser's navigation
+        ("text/html", True),
+        ("*/*", False),  # curl, httpx, most clients
+        ("", False),
+        ("application/json", False),
+        ("application/json, text/html;q=0.5", False),
+        ("text/html;q=0.5, application/json;q=0.5", True),
+        ("text/html;q=0", False),
+        ("text/html;q=oops, */*", False),
+    ],
+)
+def test_which_requests_get_a_page_for_people(accept: str, html: bool) -> None:
+    assert prefers_html(accept) is html
+
+
+def test_not_found_is_a_page_for_browsers_and_json_for_clients(site: httpx.Client, corpus: Corpus) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    for path in ("/topics/nonexistent", "/read/999999", "/no/such/page"):
+        page = site.get(path, headers=browser)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<h1>Not found</h1>" in page.text
+        assert f"<code>{path}</code>" in page.text
+        assert '<a href="/">topics</a>' in page.text
+        client = site.get(path, headers={"Accept": "application/json"})
+        assert client.status_code == 404
+        assert client.headers["content-type"] == "application/json"
+        assert "detail" in client.json()
+    assert "no such topic" in site.get("/topics/nonexistent", headers=browser).text
+    feed = site.get("/topics/nonexistent.atom", headers={"Accept": "application/atom+xml"})
+    assert (feed.status_code, feed.headers["content-type"]) == (404, "application/json")
+
+
+def test_api_docs_need_no_network(site: httpx.Client) -> None:
+    """/docs names only scripts and styles the API serves itself (the browser test runs them offline)."""
+    page = site.get("/docs").text
+    assets = [t["src"] for t in _tags(page, "script") if t.get("src")]
+    assets += [t["href"] for t in _tags(page, "link") if t.get("rel") == "stylesheet"]
+    assert assets
+    for asset in assets:
+        assert asset
+        assert asset.startswith("/"), f"{asset} is not served by the API"
+        assert site.get(asset).status_code == 200
+    assert "cdn" not in page.lower()
+    redoc = site.get("/redoc").text
+    assert all(t["src"].startswith("/") for t in _tags(redoc, "script") if t.get("src"))
 
 
 def test_reading_view(site: httpx.Client, corpus: Corpus, db: psycopg.Connection) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from cli.demo_site import load_site, render_site
 from harness.fleet import ROOT
-from harness.processes import marked_env, survivors
+from harness.processes import inherited_env, marked_env, survivors
 from shared.embedded import EmbeddedPostgres, free_port
 from shared.opml import feed_urls_from_opml
 
@@ -44,6 +44,21 @@ def assert_clean_exit(data_dir: Path, run_id: str) -> None:
     assert survivors(run_id) == []
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     assert not (data_dir / "redis" / "redis.pid").exists()
+    assert not (data_dir / "demo.env").exists()
+
+
+def announced(output: str) -> dict[str, str]:
+    """The URLs the demo printed: its API, its servers, and the line to copy for `newsmill status`."""
+    api = re.search(r"^API: (http://127\.0\.0\.1:\d+)/", output, re.M)
+    servers = re.search(r"^PostgreSQL: (postgresql://\S+)   Redis: (redis://\S+)$", output, re.M)
+    copy = re.search(
+        r"^  NEWSMILL_DATABASE_URL=(\S+) NEWSMILL_REDIS_URL=(\S+) (?:uv run )?newsmill status$", output, re.M
+    )
+    assert api, output[-3000:]
+    assert servers, output[-3000:]
+    assert copy, output[-3000:]
+    assert copy.groups() == servers.groups()
+    return {"api": api[1], "postgres": servers[1], "redis": servers[2]}
 
 
 @contextmanager
@@ -70,6 +85,17 @@ def test_demo_runs_on_embedded_services_reuses_its_data_and_stops_on_ctrl_c(tmp_
     assert first.returncode == 0, first.stderr[-4000:]
     assert "published as expected" in first.stderr
     assert_clean_exit(tmp_path, first_id)
+    urls = announced(first.stderr)
+    # Not a terminal: the report is plain text, every column of every row whole, no table borders.
+    landed = first.stderr.split("What landed\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert landed[0].split() == ["title", "site", "lang", "topics", "duplicate", "of"]
+    assert len(landed) == 18
+    assert not any(ch in first.stderr for ch in "┏━│└")
+    copy_row = next(line for line in landed if line.startswith("Missiles à longue portée"))
+    assert copy_row.rstrip().endswith(
+        "Joe Biden autorise l’Ukraine à frapper la Russie avec des missiles à longue portée"
+    )
+    assert " fr " in copy_row
 
     with embedded_db(tmp_path) as conn:
         before = snapshot(conn)
@@ -85,34 +111,43 @@ def test_demo_runs_on_embedded_services_reuses_its_data_and_stops_on_ctrl_c(tmp_
     second, second_id = run_demo(tmp_path)
     assert second.returncode == 0, second.stderr[-4000:]
     assert_clean_exit(tmp_path, second_id)
+    assert announced(second.stderr) == urls  # the same ports from run to run: copied URLs keep working
     with embedded_db(tmp_path) as conn:
         assert snapshot(conn) == before  # same articles, ids, tags; no page fetched again
         assert conn.execute("SELECT count(*) FROM items").fetchone() == items_before
 
     # Third run: it serves the site and the API until Ctrl-C, then stops everything.
-    serve_then_ctrl_c(tmp_path, tmp_path / "demo.out")
+    assert serve_then_ctrl_c(tmp_path, tmp_path / "demo.out") == urls
 
 
-def assert_serving(output: str) -> None:
-    """The demo site and the API's topic feed answer while the demo serves."""
+def assert_serving(output: str, data_dir: Path) -> dict[str, str]:
+    """The demo site and the API answer while the demo serves (at once: its URLs are printed once it is
+    ready), and commands run beside it find it through demo.env with no URL given."""
     site = re.search(r"demo site: (http://127\.0\.0\.1:\d+)/", output)
-    api = re.search(r"API: (http://127\.0\.0\.1:\d+)/", output)
     assert site
-    assert api, output[-3000:]
+    urls = announced(output)
     assert "Joe Biden autorise" in httpx.get(site[1] + "/", timeout=10).text
-    deadline = time.monotonic() + 30  # the API child may still be starting on a slow machine
-    while True:
-        try:
-            feed = httpx.get(api[1] + "/topics/ukraine-war.atom", timeout=10)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
+    feed = httpx.get(urls["api"] + "/topics/ukraine-war.atom", timeout=10)
     assert feed.status_code == 200
     assert "Joe Biden autorise" in feed.text
+    env = inherited_env() | {"NEWSMILL_DATA_DIR": str(data_dir)}
+
+    def beside(*argv: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "cli", *argv], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+        return done
+
+    assert '"feeds_total": 5' in beside("status", "--json").stdout
+    for check in (("api",), ("db",), ("beat",), ("worker", "fetch"), ("worker", "enrich")):
+        assert beside("healthcheck", *check).stdout.strip() == "healthy"
+    added = beside("subscriptions", "add", "--email", "ed@news.example", "--topics", "ukraine-war").stdout
+    assert f"atom: {urls['api']}/subscriptions/" in added
+    assert len(beside("tail", "--topic", "ukraine-war").stdout.splitlines()) == 3  # seed, copy, Charkiw convoy
+    return urls
 
 
-def serve_then_ctrl_c(data_dir: Path, out: Path) -> None:
+def serve_then_ctrl_c(data_dir: Path, out: Path) -> dict[str, str]:
     """`newsmill demo` until it serves, then Ctrl-C as a terminal sends it: to the whole foreground process
     group. The demo must shut everything down in order and exit 0."""
     env, run_id = marked_env(NEWSMILL_DATA_DIR=str(data_dir), COLUMNS="160")
@@ -128,7 +163,7 @@ def serve_then_ctrl_c(data_dir: Path, out: Path) -> None:
                 time.sleep(0.5)
             assert proc.poll() is None, out.read_text()[-3000:]
             assert len(survivors(run_id, settle=0)) >= 6  # demo, postgres (+ its helpers), redis, beat, workers, api
-            assert_serving(out.read_text())
+            urls = assert_serving(out.read_text(), data_dir)
             os.killpg(proc.pid, signal.SIGINT)
             assert proc.wait(timeout=120) == 0, out.read_text()[-3000:]
         finally:
@@ -136,6 +171,7 @@ def serve_then_ctrl_c(data_dir: Path, out: Path) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
     assert "stopped cleanly" in out.read_text()
     assert_clean_exit(data_dir, run_id)
+    return urls
 
 
 def test_demo_site_is_as_the_issue_describes() -> None:

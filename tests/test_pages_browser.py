@@ -1,6 +1,7 @@
 """The pages in a real headless browser (Debian's chromium via Selenium and the system chromedriver): the seed
 article is on the Ukraine topic page and opens in the reading view; every field of every feed format, rendered
-as HTML the way permissive feed readers do, runs nothing and loses no text. Screenshots go to artifacts/."""
+as HTML the way permissive feed readers do, runs nothing and loses no text; /docs shows the API's operations with
+no network but 127.0.0.1; an unknown topic is a 404 page. Screenshots go to artifacts/."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.app import create_app
+from shared.settings import Settings
 from tests.support.api_data import (
     ONERROR_AUTHOR,
     ONERROR_PARAGRAPHS,
@@ -46,11 +49,15 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     # A missing browser is a broken test environment, not a reason to skip: fail and say how to fix it.
     for binary in (CHROMIUM, CHROMEDRIVER):
         if not (Path(binary).is_file() and os.access(binary, os.X_OK)) and not shutil.which(binary):
-            pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (.ci/run does this)")
+            pytest.fail(f"{binary} not found: apt-get install -y chromium chromium-driver (`make services` does this)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # No network but 127.0.0.1, as on an air-gapped newsroom network: every other host name fails to resolve,
+    # and any other address goes to a proxy on a port where nothing listens.
+    offline = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=http://127.0.0.1:9",
+               "--proxy-bypass-list=127.0.0.1")  # fmt: skip
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+                "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}", *offline):  # fmt: skip
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
@@ -195,3 +202,26 @@ def test_every_field_of_every_format_rendered_as_html_runs_nothing_and_keeps_its
                 else:
                     assert got == want, f"{fmt} {path}: {got!r} != {want!r}"
         browser.save_screenshot(str(ARTIFACTS / "feed-fields-as-html.png"))
+
+
+def test_api_docs_show_every_operation_with_no_network(db_url: str, browser: webdriver.Chrome) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve_api(db_url) as base:
+        browser.get(f"{base}/")
+        browser.find_element(By.LINK_TEXT, "API").click()  # the pages' navigation link
+        WebDriverWait(browser, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path"))
+        )
+        shown = {e.get_attribute("data-path") for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        documented = set(create_app(Settings(database_url=db_url)).openapi()["paths"])
+        assert shown == documented
+        assert {"/articles", "/topics/{slug}"} <= shown
+        # Everything the page loaded came from the API itself.
+        loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded
+        assert all(url.startswith(base + "/") for url in loaded), loaded
+        browser.save_screenshot(str(ARTIFACTS / "api-docs.png"))
+
+        browser.get(f"{base}/topics/nonexistent")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+        assert "/topics/nonexistent" in browser.find_element(By.CSS_SELECTOR, ".not-found").text

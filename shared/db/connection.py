@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from yoyo import get_backend, read_migrations
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -19,6 +20,27 @@ class SchemaNotCurrentError(RuntimeError):
 def connect(database_url: str, *, autocommit: bool = False) -> psycopg.Connection:
     """A new connection; callers own it (open after a worker forks, never before)."""
     return psycopg.connect(database_url, autocommit=autocommit, application_name="newsmill")
+
+
+def create_database(database_url: str) -> bool:
+    """Create the database ``database_url`` names, through the server's maintenance database (``postgres``,
+    else ``template1``); False when it exists already. Needs a role allowed to CREATE DATABASE."""
+    name = conninfo_to_dict(database_url).get("dbname")
+    if not name:
+        raise ValueError(f"{database_url!r} names no database")
+    for maintenance in ("postgres", "template1"):
+        try:
+            conn = psycopg.connect(make_conninfo(database_url, dbname=maintenance), autocommit=True)
+        except psycopg.OperationalError:
+            if maintenance == "template1":
+                raise
+            continue
+        with conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                return False
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+            return True
+    return False  # not reached: the last attempt either connects or raises
 
 
 @contextmanager
@@ -37,6 +59,8 @@ def _yoyo_url(database_url: str) -> str:
 
 def pending_migrations(database_url: str) -> list[str]:
     """Ids of migrations on disk that the database has not applied."""
+    from yoyo import get_backend, read_migrations  # noqa: PLC0415 - yoyo only when the schema is looked at
+
     backend = get_backend(_yoyo_url(database_url))
     try:
         return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
@@ -46,6 +70,8 @@ def pending_migrations(database_url: str) -> list[str]:
 
 def apply_migrations(database_url: str) -> list[str]:
     """Apply every pending migration under yoyo's lock (safe to run from two hosts); returns their ids."""
+    from yoyo import get_backend, read_migrations  # noqa: PLC0415
+
     backend = get_backend(_yoyo_url(database_url))
     try:
         with backend.lock():

@@ -37,7 +37,9 @@ class TopicSummary:
     slug: str
     name: str
     languages: list[str] | None
-    article_count: int
+    article_count: int  # articles tagged with the topic
+    report_count: int  # of those, the published ones
+    story_count: int  # the stories they tell: a duplicate and its original are one, as the topic page groups them
     updated_at: datetime
 
 
@@ -89,16 +91,24 @@ def fingerprint(conn: psycopg.Connection) -> str:
 
 
 def list_topics(conn: psycopg.Connection) -> list[TopicSummary]:
-    """Every topic with its language filter and the number of articles it tags."""
+    """Every topic with its language filter, the number of articles it tags, and how many of them are
+    published and in how many stories (an original and its duplicates count once)."""
     with conn.cursor(row_factory=class_row(TopicSummary)) as cur:
         return cur.execute(
             """
             SELECT t.id, t.slug, t.name,
                    CASE WHEN jsonb_typeof(t.rules -> 'languages') = 'array'
                         THEN ARRAY(SELECT jsonb_array_elements_text(t.rules -> 'languages')) END AS languages,
-                   coalesce(c.n, 0) AS article_count, t.updated_at
+                   coalesce(c.n, 0) AS article_count, coalesce(c.reports, 0) AS report_count,
+                   coalesce(c.stories, 0) AS story_count, t.updated_at
             FROM topics t
-            LEFT JOIN (SELECT topic_id, count(*) AS n FROM article_topics GROUP BY topic_id) c ON c.topic_id = t.id
+            LEFT JOIN (
+                SELECT at.topic_id, count(*) AS n,
+                       count(*) FILTER (WHERE a.cursor IS NOT NULL) AS reports,
+                       count(DISTINCT coalesce(a.duplicate_of, a.id)) FILTER (WHERE a.cursor IS NOT NULL) AS stories
+                FROM article_topics at JOIN articles a ON a.id = at.article_id
+                GROUP BY at.topic_id
+            ) c ON c.topic_id = t.id
             ORDER BY t.slug
             """
         ).fetchall()
