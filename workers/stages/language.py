@@ -83,7 +83,7 @@ def detect_language(
     *,
     page_hint: str | None = None,
     feed_hint: str | None = None,
-    prefix_chars: int = 2000,
+    prefix_chars: int = 600,
     min_chars: int = 40,
 ) -> LanguageResult:
     """Decide the language of cleaned article text; hints help only where the text cannot decide alone."""
