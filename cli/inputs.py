@@ -47,11 +47,21 @@ def _no_alias_loader() -> type[yaml.SafeLoader]:
     return NoAliasLoader
 
 
+class YamlAliasError(ValueError):
+    """The file uses a YAML alias, which topics files may not (it is not a syntax error)."""
+
+
 def load_yaml(text: str) -> Any:
-    """One YAML document, as ``yaml.safe_load`` would read it, except that an alias raises yaml.YAMLError."""
+    """One YAML document, as ``yaml.safe_load`` would read it, except that an alias raises YamlAliasError;
+    a syntax error raises yaml.YAMLError."""
     import yaml  # noqa: PLC0415
 
-    return yaml.load(text, Loader=_no_alias_loader())  # noqa: S506 - a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=_no_alias_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.composer.ComposerError as exc:
+        if "aliases" not in str(getattr(exc, "problem", "")):
+            raise
+        raise YamlAliasError(yaml_error_line(exc)) from exc
 
 
 def yaml_error_line(exc: Exception) -> str:

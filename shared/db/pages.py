@@ -11,6 +11,10 @@ import psycopg
 
 from shared.db.items import unfinished
 
+# Level 1, not 6: half the CPU of the fetch worker's largest own cost per page (0.9 against 2.1 ms on the 200
+# evaluation pages) for 17 % more bytes (24.3 % of the raw HTML against 20.8 %), kept only for the retention days.
+COMPRESS_LEVEL = 1
+
 
 @dataclass(frozen=True)
 class StoredPage:
@@ -40,7 +44,7 @@ def save_page(
             http_status = EXCLUDED.http_status, content_type = EXCLUDED.content_type,
             html_gzip = EXCLUDED.html_gzip, size = EXCLUDED.size, fetched_at = EXCLUDED.fetched_at
         """,
-        (item_id, final_url, status, content_type, gzip.compress(body, compresslevel=6), len(body)),
+        (item_id, final_url, status, content_type, gzip.compress(body, compresslevel=COMPRESS_LEVEL), len(body)),
     )
 
 
