@@ -29,7 +29,8 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         each = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages["cpu_ms"].items())
         lines.append(f"    each stage alone, one process, no Celery: {_f(stages['cpu_ms_per_article'])} ms CPU"
                      f" per article ({each}; poll per feed); publication lock held"
-                     f" {_f(stages.get('publish_lock_hold_ms', 0), 2)} ms an article")  # fmt: skip
+                     f" {_f(stages.get('publish_lock_hold_ms', 0), 2)} ms an article"
+                     f" ({_f(stages.get('publish_lock_hold_ms_per_batch', 0), 2)} ms a batch)")  # fmt: skip
     for row in r.get("peers", []):
         note = row.get("skipped") or row.get("error", "")[:60]
         lines.append(f"  {row['name']:52} {_f(row['articles_per_s']):>8}   {row['articles']}/{row['pages']} articles"

@@ -98,9 +98,10 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
         "wall_ms": {stage: 1000 * v / units[stage] for stage, v in clock.wall.items()},
         # Everything this process spent per published article, the polls spread over the items they found.
         "cpu_ms_per_article": 1000 * sum(clock.cpu.values()) / n,
-        # The deployment-wide publication lock, held from the duplicate decision to the commit: its mean hold
-        # bounds the articles per second of a whole fleet, however many machines enrich.
-        "publish_lock_hold_ms": 1000 * held_s / held_n if held_n else 0.0,
+        # The deployment-wide publication lock (the cursor counter), held from the re-check of duplicates to the
+        # commit, once per batch: its hold per article bounds the articles per second of a whole fleet.
+        "publish_lock_hold_ms_per_batch": 1000 * held_s / held_n if held_n else 0.0,
+        "publish_lock_hold_ms": 1000 * held_s / n,
     }  # fmt: skip
 
 
