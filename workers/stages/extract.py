@@ -14,7 +14,9 @@ from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
 from shared.languages import normalise_language
-from workers.stages.clean import clean_text
+from workers.stages.clean import Cleaned, PageContext, Removal, clean_page
+from workers.stages.page_signals import read_page_signals
+from workers.stages.site_template import page_line_keys
 
 # Measured on the 200 pages of the trafilatura evaluation set (bench/extraction.py), comments excluded:
 # favor_precision lost more recall than it gained precision (F1 0.904 vs 0.919), and leaving tables out
@@ -57,6 +59,8 @@ class ExtractedPage:
     text: str
     language_hint: str | None
     canonical_url: str | None
+    removed: tuple[Removal, ...] = ()  # what cleaning dropped, and why (``newsmill extract --explain``)
+    line_keys: tuple[int, ...] = ()  # keys of trafilatura's lines, recorded for the host's template
 
 
 def _first(tree: HtmlElement, xpath: str) -> str | None:
@@ -143,11 +147,32 @@ def extract_raw(html: str, url: str) -> str:
     return (document.text or "") if document is not None else ""
 
 
-def extract_page(html: str, url: str, hints: EntryHints | None = None, *, fast: bool = False) -> ExtractedPage:
+def clean_document(
+    document: Document, tree: HtmlElement, url: str, hints: EntryHints, template: frozenset[int] = frozenset()
+) -> Cleaned:
+    """trafilatura's text with boilerplate removed, on the evidence of the page's own (already parsed) tree,
+    the host's template lines and the metadata; see workers/stages/clean.py."""
+    title = document.title or hints.title
+    published_at, _ = choose_date(document.date, hints.published_at)
+    context = PageContext(
+        title=title, site=urlsplit(url).hostname, signals=read_page_signals(tree), template=template,
+        published_at=published_at, author=document.author or hints.author,
+    )  # fmt: skip
+    cleaned = clean_page(document.text or "", context)
+    if hints.title and hints.title != title:
+        again = clean_page(cleaned.text, PageContext(title=hints.title, site=context.site))
+        cleaned = Cleaned(again.text, cleaned.removed + again.removed)
+    return cleaned
+
+
+def extract_page(
+    html: str, url: str, hints: EntryHints | None = None, *, fast: bool = False, template: frozenset[int] = frozenset()
+) -> ExtractedPage:
     """Extract and clean one article page; PermanentError(NO_CONTENT) when it holds no article text.
 
     ``fast`` (NEWSMILL_EXTRACT_FAST) is trafilatura's fast mode: its fallback extractors (readability,
-    jusText) are skipped, about a fifth less CPU per page for a little recall (docs/performance.md)."""
+    jusText) are skipped, about a fifth less CPU per page for a little recall (docs/performance.md).
+    ``template`` holds the keys of lines the page's host printed on several earlier pages (a site template)."""
     hints = hints or EntryHints()
     tree = load_html(html)
     if tree is None:
@@ -155,16 +180,13 @@ def extract_page(html: str, url: str, hints: EntryHints | None = None, *, fast: 
     document = _bare_extraction(tree, url, fast)
     if document is None or not document.text:
         raise PermanentError(Outcome.NO_CONTENT, "trafilatura found no main text")
-    title = document.title or hints.title
-    host = urlsplit(url).hostname
-    text = clean_text(document.text, title=title, site=host)
-    if hints.title and hints.title != title:
-        text = clean_text(text, title=hints.title, site=host)
+    cleaned = clean_document(document, tree, url, hints, template)
+    text = cleaned.text
     if len(text) < MIN_TEXT_CHARS:
         raise PermanentError(Outcome.NO_CONTENT, f"{len(text)} characters of text after cleaning")
     published_at, date_source = choose_date(document.date, hints.published_at)
     return ExtractedPage(
-        title=title,
+        title=document.title or hints.title,
         author=document.author or hints.author,
         site_name=document.sitename,
         published_at=published_at,
@@ -172,4 +194,6 @@ def extract_page(html: str, url: str, hints: EntryHints | None = None, *, fast: 
         text=text,
         language_hint=_language_hint(tree),
         canonical_url=_canonical_url(tree, url),
+        removed=cleaned.removed,
+        line_keys=page_line_keys(document.text.splitlines()),
     )
