@@ -14,31 +14,18 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html import escape
+from pathlib import Path
+
+import yaml
 
 from bench import udhr
 
-# related heading, more-news heading, share label, newsletter prompt, subscribe button, ad label, photo word
-PHRASES = {
-    "en": ("Related articles", "More news", "Share this article", "Get the morning briefing in your inbox", "Sign me up", "Advertisement", "Photo"),
-    "fr": ("Sur le même sujet", "Plus d'actualités", "Partager cet article", "Recevez chaque matin l'essentiel de l'actualité", "Je m'inscris", "Publicité", "Photo"),
-    "de": ("Mehr zum Thema", "Weitere Nachrichten", "Artikel teilen", "Jetzt Newsletter abonnieren", "Anmelden", "Anzeige", "Foto"),
-    "es": ("Noticias relacionadas", "Más noticias", "Compartir en redes sociales", "Recibe nuestro boletín cada mañana", "Suscribirme", "Publicidad", "Foto"),
-    "it": ("Articoli correlati", "Altre notizie", "Condividi questo articolo", "Ricevi la nostra newsletter ogni mattina", "Iscriviti", "Pubblicità", "Foto"),
-    "pt": ("Notícias relacionadas", "Mais notícias", "Partilhar este artigo", "Receba a nossa newsletter todas as manhãs", "Subscrever", "Publicidade", "Foto"),
-    "ru": ("Читайте также", "Другие новости", "Поделиться статьёй", "Получайте нашу рассылку каждое утро", "Подписаться", "Реклама", "Фото"),
-    "nl": ("Lees ook:", "Meer nieuws", "Deel dit artikel", "Ontvang elke ochtend onze nieuwsbrief", "Aanmelden", "Advertentie", "Beeld"),
-    "pl": ("Czytaj także", "Więcej wiadomości", "Udostępnij artykuł", "Zapisz się do naszego newslettera", "Zapisuję się", "Reklama", "Fot."),
-    "sv": ("Läs också", "Fler nyheter", "Dela artikeln", "Få vårt nyhetsbrev varje morgon", "Prenumerera", "Annons", "Bild"),
-    "cs": ("Čtěte také", "Další zprávy", "Sdílet článek", "Přihlaste se k odběru newsletteru", "Odebírat", "Inzerce", "Snímek"),
-    "tr": ("İlgili haberler", "Daha fazla haber", "Bu haberi paylaş", "Bültenimize abone olun", "Abone ol", "Reklam", "Fotoğraf"),
-    "fi": ("Lue myös", "Lisää uutisia", "Jaa artikkeli", "Tilaa uutiskirjeemme", "Tilaa", "Mainos", "Kuva"),
-    "hu": ("Kapcsolódó cikkek", "További hírek", "Cikk megosztása", "Iratkozzon fel hírlevelünkre", "Feliratkozom", "Hirdetés", "Fotó"),
-    "ro": ("Citește și", "Mai multe știri", "Distribuie articolul", "Abonează-te la newsletter", "Abonare", "Publicitate", "Sursa foto"),
-    "da": ("Læs også", "Flere nyheder", "Del artiklen", "Tilmeld dig vores nyhedsbrev", "Tilmeld", "Annonce", "Foto"),
-    "id": ("Baca juga", "Berita lainnya", "Bagikan artikel ini", "Berlangganan buletin kami", "Daftar", "Iklan", "Foto"),
-    "hr": ("Pročitajte i", "Više vijesti", "Podijeli članak", "Pretplatite se na naš newsletter", "Pretplati se", "Oglas", "Snimio"),
-    "el": ("Διαβάστε επίσης", "Περισσότερες ειδήσεις", "Μοιραστείτε το άρθρο", "Εγγραφείτε στο newsletter μας", "Εγγραφή", "Διαφήμιση", "Φωτογραφία"),
-}  # fmt: skip
+PHRASES_FILE = Path(__file__).resolve().parent / "data" / "boilerplate_phrases.yaml"
+PHRASE_KINDS = ("related", "more", "share", "prompt", "button", "ad", "photo")
+PHRASES: dict[str, tuple[str, ...]] = {
+    lang: tuple(str(p[kind]) for kind in PHRASE_KINDS)
+    for lang, p in yaml.safe_load(PHRASES_FILE.read_text(encoding="utf-8")).items()
+}
 SHAPES = {"tuning": "ABCD", "held-out": "EF"}
 NAMES = ["Anna Kovač", "Jonas Weber", "Mira Haddad", "Tomas Novak", "Ines Costa", "Kofi Mensah", "Lena Nilsen"]
 SHARE_LINKS = [
@@ -66,7 +53,9 @@ def _link_titles(rng: random.Random, language: str, exclude: set[int], n: int) -
     titles = []
     for section in rng.sample(pool, n):
         words = section.paragraphs[0].split()
-        titles.append(" ".join(words[:rng.randint(6, 10)]).rstrip(",.;:") if len(words) > 3 else section.paragraphs[0][:24])
+        titles.append(
+            " ".join(words[: rng.randint(6, 10)]).rstrip(",.;:") if len(words) > 3 else section.paragraphs[0][:24]
+        )
     return titles
 
 
@@ -77,15 +66,18 @@ def _share(u: str, rng: random.Random, label: str | None, tag: str = "div", cls:
 
 def make_page(rng: random.Random, language: str, sections: list[udhr.Section], shape: str, n: int) -> Page:
     related, more, share, prompt, button, ad, photo = PHRASES[language]
-    host = f"news-{language}.example"
+    host = f"news-{language}-{n // 100}.example"  # one host per cycle through the part's sections
     url = f"https://{host}/{n}/article"
     title = sections[0].heading or f"{language} {n}"
     body = [p for s in sections for p in s.paragraphs][:8]
-    published = datetime(2024, rng.randint(1, 12), rng.randint(1, 28), rng.randint(6, 22), rng.choice((0, 5, 30)), tzinfo=PARIS)
+    published = datetime(
+        2024, rng.randint(1, 12), rng.randint(1, 28), rng.randint(6, 22), rng.choice((0, 5, 30)), tzinfo=PARIS
+    )
     date_line = rng.choice(["%d.%m.%Y", "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d.%m.%Y, %H.%M"])
     date_text = published.strftime(date_line)
     author = rng.choice(NAMES)
-    caption = f"{' '.join(rng.choice(sections).paragraphs[-1].split()[:7])}"
+    others = [s for s in udhr.sections() if s.language == language and s not in sections]
+    caption = " ".join(rng.choice(others).paragraphs[-1].split()[:7])  # never a paragraph of this body
     credit = f"{photo}: {rng.choice(NAMES)}"
     titles = _link_titles(rng, language, {s.index for s in sections}, 4)
     links = [(t, f"/{n + i + 1}/article") for i, t in enumerate(titles)]
@@ -104,38 +96,58 @@ def make_page(rng: random.Random, language: str, sections: list[udhr.Section], s
     # Widgets sit inside the article's own container, as many CMSs put them: that is where trafilatura keeps them.
     link_ps = "".join(f'<p><a href="{h}">{escape(t)}</a></p>' for t, h in links)
     if shape == "A":
-        main = (f"<article><h1>{escape(title)}</h1><div class='entry-content'>{meta}{_share(url, rng, share)}{''.join(paras[:mid])}"
-                f"{figure}{''.join(paras[mid:])}<p><strong>{escape(related)}</strong></p>{link_ps}{newsletter}</div></article>")
+        main = (
+            f"<article><h1>{escape(title)}</h1><div class='entry-content'>{meta}{_share(url, rng, share)}{''.join(paras[:mid])}"
+            f"{figure}{''.join(paras[mid:])}<p><strong>{escape(related)}</strong></p>{link_ps}{newsletter}</div></article>"
+        )
     elif shape == "B":
-        main = (f"<article><h1>{escape(title)}</h1><div class='content'>{meta}{''.join(paras[:mid])}{ad_slot}{''.join(paras[mid:])}"
-                f"<p><strong>{escape(related)}</strong></p><ul class='rel'>{items}</ul>{_share(url, rng, share)}"
-                f"{newsletter}</div></article>")
+        main = (
+            f"<article><h1>{escape(title)}</h1><div class='content'>{meta}{''.join(paras[:mid])}{ad_slot}{''.join(paras[mid:])}"
+            f"<p><strong>{escape(related)}</strong></p><ul class='rel'>{items}</ul>{_share(url, rng, share)}"
+            f"{newsletter}</div></article>"
+        )
     elif shape == "C":
-        buttons = f'<div class="sharebar"><button>{escape(share)}</button><button>Facebook</button><button>X</button></div>'
-        main = (f"<main><h1>{escape(title)}</h1><div class='text'>{meta}{''.join(paras[:mid])}{figure}{''.join(paras[mid:])}"
-                f"{buttons}<h3>{escape(more)}</h3>{link_ps}"
-                f"<section><h4>{escape(prompt)}</h4><form><label>E-mail</label><input><button>{escape(button)}</button></form></section></div></main>")
+        buttons = (
+            f'<div class="sharebar"><button>{escape(share)}</button><button>Facebook</button><button>X</button></div>'
+        )
+        main = (
+            f"<main><h1>{escape(title)}</h1><div class='text'>{meta}{''.join(paras[:mid])}{figure}{''.join(paras[mid:])}"
+            f"{buttons}<h3>{escape(more)}</h3>{link_ps}"
+            f"<section><h4>{escape(prompt)}</h4><form><label>E-mail</label><input><button>{escape(button)}</button></form></section></div></main>"
+        )
         trailer = [more, *titles]
     elif shape == "D":
         inline = _share(url, rng, share, "p", "inline-share")
-        main = (f"<article><h1>{escape(title)}</h1><div class='story'>{meta}{''.join(paras[:mid])}{inline}{ad_slot}"
-                f"{''.join(paras[mid:])}{inline}<h2>{escape(related)}</h2><ol>{items}</ol>"
-                f"{newsletter}</div></article>")
+        main = (
+            f"<article><h1>{escape(title)}</h1><div class='story'>{meta}{''.join(paras[:mid])}{inline}{ad_slot}"
+            f"{''.join(paras[mid:])}{inline}<h2>{escape(related)}</h2><ol>{items}</ol>"
+            f"{newsletter}</div></article>"
+        )
     elif shape == "E":
         cards = "".join(f'<div class="card"><h3><a href="{h}">{escape(t)}</a></h3></div>' for t, h in links)
-        social = "<ul class='social'>" + "".join(f'<li><a href="{escape(hh.format(u=url))}">{nn}</a></li>' for nn, hh in SHARE_LINKS[:4]) + "</ul>"
-        main = (f"<div id='page'><h1>{escape(title)}</h1><div class='article-body'>{meta}{''.join(paras[:mid])}{figure}"
-                f"{''.join(paras[mid:])}<p>{escape(share)}</p>{social}<h2>{escape(related)}</h2>{cards}"
-                f"<div id='nl'><strong>{escape(prompt)}</strong><form><input><input type='submit' value='{escape(button)}'></form></div></div></div>")
+        social = (
+            "<ul class='social'>"
+            + "".join(f'<li><a href="{escape(hh.format(u=url))}">{nn}</a></li>' for nn, hh in SHARE_LINKS[:4])
+            + "</ul>"
+        )
+        main = (
+            f"<div id='page'><h1>{escape(title)}</h1><div class='article-body'>{meta}{''.join(paras[:mid])}{figure}"
+            f"{''.join(paras[mid:])}<p>{escape(share)}</p>{social}<h2>{escape(related)}</h2>{cards}"
+            f"<div id='nl'><strong>{escape(prompt)}</strong><form><input><input type='submit' value='{escape(button)}'></form></div></div></div>"
+        )
     else:  # F
         brs = "<br>".join(f'<a href="{h}">{escape(t)}</a>' for t, h in links)
-        main = (f"<div class='body'><h1>{escape(title)}</h1>{meta}{''.join(paras[:mid])}{ad_slot}{''.join(paras[mid:])}"
-                f"{_share(url, rng, share, 'p', 'tools')}<p><b>{escape(more)}</b><br>{brs}</p>"
-                f"<form class='signup'><p>{escape(prompt)}</p><input><button>{escape(button)}</button></form></div>")
+        main = (
+            f"<div class='body'><h1>{escape(title)}</h1>{meta}{''.join(paras[:mid])}{ad_slot}{''.join(paras[mid:])}"
+            f"{_share(url, rng, share, 'p', 'tools')}<p><b>{escape(more)}</b><br>{brs}</p>"
+            f"<form class='signup'><p>{escape(prompt)}</p><input><button>{escape(button)}</button></form></div>"
+        )
         trailer = [more, *titles]
     html = f"{head}{main}<footer><p>© 2024 News {language}</p></footer></body></html>"
     short = [caption, credit, ad, date_text, author]
-    return Page(language, shape, sections[0].part, url, html, tuple(body), (*trailer, share, prompt, button), tuple(short))
+    return Page(
+        language, shape, sections[0].part, url, html, tuple(body), (*trailer, share, prompt, button), tuple(short)
+    )
 
 
 def pages(seed: int = 15, per_language: int = 12) -> list[Page]:
@@ -146,7 +158,9 @@ def pages(seed: int = 15, per_language: int = 12) -> list[Page]:
         for part in udhr.PARTS:
             groups = [s for s in udhr.sections() if s.language == language and s.part == part]
             for n in range(per_language):
-                start = rng.randrange(0, len(groups) - 3)
+                # Consecutive pages of one host never share a section: a host does not print one story twice.
+                cycle, start = divmod(3 * n, len(groups) - 2)
                 shape = SHAPES[part][n % len(SHAPES[part])]
-                made.append(make_page(rng, language, groups[start : start + 3], shape, n + (100 if part == "held-out" else 0)))
+                number = 100 * cycle + n + (1000 if part == "held-out" else 0)
+                made.append(make_page(rng, language, groups[start : start + 3], shape, number))
     return made

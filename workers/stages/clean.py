@@ -30,7 +30,6 @@ from workers.stages.site_template import line_hash
 # Splitting "Headline | Site" or "Headline - Site" titles: a first line equal to either part is the headline.
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+|\s+::\s+")
 _ANYWHERE_SIGNALS = ("share", "form", "caption")
-_EDGE_SIGNALS = ("link-list", "link-list-heading")
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", "。", "！", "？", "।", "؟", '"', "”", "»", "“")
 
 
@@ -111,8 +110,8 @@ def _anywhere(line: str, rules: Rules, context: PageContext) -> str | None:
 def _edge(line: str, rules: Rules, context: PageContext, first: bool) -> str | None:
     """Why ``line`` goes when it stands at the start (``first``) or the end of the text, or None."""
     signal = context.signals.of(line)
-    if signal in _EDGE_SIGNALS:
-        return f"signal:{signal}"
+    if signal == "link-list" or (signal == "link-list-heading" and not first):
+        return f"signal:{signal}"  # a heading at the start is more often the article's own (its links: bylines)
     if is_date_line(line, context.published_at):
         return "date-line"
     if is_byline(line, context.author):

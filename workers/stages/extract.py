@@ -154,9 +154,10 @@ def clean_document(
     the host's template lines and the metadata; see workers/stages/clean.py."""
     title = document.title or hints.title
     published_at, _ = choose_date(document.date, hints.published_at)
+    signals = read_page_signals(tree, (document.text or "").splitlines())
     context = PageContext(
-        title=title, site=urlsplit(url).hostname, signals=read_page_signals(tree), template=template,
-        published_at=published_at, author=document.author or hints.author,
+        title=title, site=urlsplit(url).hostname, signals=signals, template=template, published_at=published_at,
+        author=document.author or hints.author,
     )  # fmt: skip
     cleaned = clean_page(document.text or "", context)
     if hints.title and hints.title != title:

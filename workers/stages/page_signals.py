@@ -7,20 +7,31 @@ captions. This module maps the text of such elements to the signal that marks th
 workers/stages/clean.py can drop a line on evidence rather than by phrase, and say which evidence.
 
 Cost: one walk over the few tags that carry these signals (``tree.iter`` with tag names: libxml2 skips the
-rest); Python touches only links, forms and captions. The tree is the one trafilatura was given:
-bare_extraction works on a copy of it and leaves it intact.
+rest; it beats XPath here), and only links and headings whose text is a line of the extracted text are looked
+at further. The tree is the one trafilatura was given: bare_extraction works on a copy and leaves it intact.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml.html import HtmlElement
 
+from workers.stages.dom_blocks import (
+    CONTENT_ROOTS,
+    MAX_BOX_CHARS,
+    holds_more_than,
+    letters,
+    parents,
+    previous_element,
+    short_label,
+)  # fmt: skip
+from workers.stages.link_lists import Row, heading_of, heads_dropped_list, lists_of_links, row_of
+
 Signal = Literal["share", "form", "caption", "link-list", "link-list-heading"]
-Row = tuple[HtmlElement, HtmlElement]  # a link and the row (list item, paragraph, card) it stands in
 
 # Share intents: the URL says what a link is for, in any language.
 _SHARE_HREF = re.compile(
@@ -33,22 +44,19 @@ _SHARE_HREF = re.compile(
     re.IGNORECASE,
 )
 # A cheap first test (substring checks, far cheaper than a regex search over every href of a page).
-_SHARE_WORDS = ("shar", "intent", "status", "submit", "send", "pin/create", "bookmarklet", "save", "edit", "wa.me")
 _SHARE_SCHEMES = ("mailto:?", "whatsapp:", "sms:", "tg:", "viber:", "fb-messenger:")
-_FORM_TAGS = ("form", "button", "label", "select", "textarea")
+_FORM_TAGS = ("form", "button")  # a form's labels and fields are inside its box
 _CAPTION_TAGS = ("figcaption",)
-_ROW_TAGS = frozenset(("li", "p", "h2", "h3", "h4", "h5", "h6", "article", "dt", "dd", "td"))
-_CONTENT_ROOTS = frozenset(("html", "body", "article", "main"))
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6", "strong", "b")
 MAX_WIDGET_CHARS = 400  # a box around a form or share links holds a prompt, not an article
-MAX_HEADING_CHARS = 80
+MAX_BOX_EXTRA_CHARS = 100  # what a widget's box may hold besides the widget: a prompt, a label
+MAX_WIDGET_PIECES = 60  # text nodes marked of one box (a <select> of 200 countries is one widget)
 MAX_LABEL_CHARS = 40  # "Share this article": a label just before a box of share links
-MIN_LIST_ROWS = 2  # links in at least this many rows of one container make a list of links
-LINK_SHARE = 0.6  # share of a paragraph's letters inside links for it to be a list of links (<a><br><a>)
 
 
-def line_key(text: str) -> str:
+def line_key(text: str | None) -> str:
     """How a line of extracted text and an element's text are compared: list and table markers off, casefolded."""
-    stripped = text.strip().lstrip("-*•·|> ").rstrip("| ")
+    stripped = (text or "").strip().lstrip("-*•·|> ").rstrip("| ")
     return " ".join(stripped.split()).casefold()
 
 
@@ -72,134 +80,102 @@ class PageSignals:
         for child in element:
             if isinstance(child.tag, str):
                 self.mark(child.text_content(), signal)
-        for piece in element.itertext():
+        for pieces, piece in enumerate(element.itertext()):
+            if pieces > MAX_WIDGET_PIECES:
+                break
             self.mark(piece, signal)
 
 
 def _maybe_share(href: str) -> bool:
-    lowered = href.lower()
-    return lowered.lstrip().startswith(_SHARE_SCHEMES) or any(word in lowered for word in _SHARE_WORDS)
-
-
-def _holds_more_than(element: HtmlElement, limit: int) -> bool:
-    """Whether the element's text exceeds ``limit`` characters; stops reading as soon as it does."""
-    total = 0
-    for chunk in element.itertext():
-        total += len(chunk.strip())
-        if total > limit:
-            return True
-    return False
+    # Unrolled on purpose: a page has a few hundred links, and this runs for each of them.
+    return (
+        "shar" in href or "intent" in href or "send" in href or "submit" in href or "status" in href
+        or "wa.me" in href or "pin/create" in href or "bookmarklet" in href or "save" in href or "edit" in href
+        or href.startswith(_SHARE_SCHEMES)
+    )  # fmt: skip
 
 
 def _widget_box(element: HtmlElement) -> HtmlElement:
-    """The largest ancestor, up to three levels up, that still holds only a widget's worth of text."""
-    box = element
+    """The element with the short labels around it: ancestors up to three levels up, as long as each adds at
+    most a label's worth of text (a prompt, "Share:"), never a paragraph of the article around the widget."""
+    box, box_chars = element, letters(element)
     for level, parent in enumerate(element.iterancestors()):
-        if level == 3 or parent.tag in _CONTENT_ROOTS or _holds_more_than(parent, MAX_WIDGET_CHARS):
+        if level == 3 or parent.tag in CONTENT_ROOTS:
             break
-        box = parent
+        parent_chars = letters(parent)
+        if parent_chars - box_chars > MAX_BOX_EXTRA_CHARS:
+            break
+        box, box_chars = parent, parent_chars
     return box
 
 
-def _row_of(link: HtmlElement) -> HtmlElement | None:
-    """The list item, paragraph or heading a link stands in (its row in a list of links)."""
-    parent = link.getparent()
-    for _ in range(3):
-        if parent is None or parent.tag in _ROW_TAGS:
-            return parent
-        parent = parent.getparent()
-    return None
+def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> PageSignals:
+    """The widget lines of a parsed page, by signal; see the module docstring.
 
-
-def _previous_element(element: HtmlElement) -> HtmlElement | None:
-    previous = element.getprevious()
-    while previous is not None and not isinstance(previous.tag, str):
-        previous = previous.getprevious()
-    return previous
-
-
-def _short_label(element: HtmlElement | None, limit: int = MAX_HEADING_CHARS) -> HtmlElement | None:
-    """The element if it is a short text without links (a heading or a label), else None."""
-    if element is None or element.tag in ("li", "a", "ul", "ol") or element.find(".//a") is not None:
-        return None
-    return element if 0 < len(" ".join(element.text_content().split())) <= limit else None
-
-
-def _heading_of(links: list[Row]) -> HtmlElement | None:
-    """The short, link-free element just before the first row of a list of links (the list's heading)."""
-    first_link, first_row = links[0]
-    if first_row is first_link.getparent() and first_row.index(first_link) > 0:
-        return _short_label(first_row[0])  # <p><b>More</b><br><a>…</a><br><a>…</a></p>
-    row: HtmlElement | None = first_row
-    for _ in range(3):  # <h3>Heading</h3><ul><li><a>: the heading stands before the list, not the row
-        if row is None or row.tag in _CONTENT_ROOTS:
-            return None
-        previous = _previous_element(row)
-        if previous is not None:
-            return _short_label(previous)
-        row = row.getparent()
-    return None
-
-
-def _mostly_links(element: HtmlElement, links: list[Row]) -> bool:
-    linked = sum(len("".join(link.text_content().split())) for link, _ in links)
-    return linked >= LINK_SHARE * len("".join(element.text_content().split()))
-
-
-def _lists_of_links(rows_by_container: dict[HtmlElement, list[Row]]) -> list[list[Row]]:
-    """Groups of links that form lists: rows of one container, or one paragraph that is nothing but links.
-
-    A container with a single row (a card: <div><h3><a>) is regrouped one level up, the card being the row."""
-    lists = []
-    regrouped: dict[HtmlElement, list[Row]] = {}
-    for container, links in rows_by_container.items():
-        if len({row for _, row in links}) >= MIN_LIST_ROWS:
-            lists.append(links)
-        elif len(links) >= MIN_LIST_ROWS and _mostly_links(links[0][1], links):
-            lists.append(links)
-        elif (parent := container.getparent()) is not None and container.tag not in _CONTENT_ROOTS:
-            regrouped.setdefault(parent, []).extend((link, container) for link, _ in links)
-    lists += [links for links in regrouped.values() if len({row for _, row in links}) >= MIN_LIST_ROWS]
-    return lists
-
-
-def read_page_signals(tree: HtmlElement | None) -> PageSignals:
-    """The widget lines of a parsed page, by signal; see the module docstring."""
+    ``lines`` are the extracted text's lines: a link or a heading is looked at only when its text is one of
+    them (most of a page's links are menus trafilatura already dropped), which keeps the walk cheap."""
     signals = PageSignals()
-    if tree is None:
+    lines = list(lines)
+    wanted = {key for line in lines if (key := line_key(line)) and len(key) <= MAX_WIDGET_CHARS}
+    if tree is None or not wanted:
         return signals
+    # A heading whose list trafilatura dropped only matters at either end of the text (clean.py's trailer).
+    edge_headings = {line_key(line) for line in lines[:3] + lines[-6:]} & wanted
+    forms: list[HtmlElement] = []
     boxes: dict[HtmlElement, Signal] = {}  # one widget's buttons share a box: each box is read once
     rows_by_container: dict[HtmlElement, list[Row]] = {}
-    for element in tree.iter("a", *_FORM_TAGS, *_CAPTION_TAGS):
+    for element in tree.iter("a", "ul", "ol", *_HEADING_TAGS, *_FORM_TAGS, *_CAPTION_TAGS):
         tag = element.tag
         if tag == "a":
-            href = element.get("href")
-            if not href:
-                continue
-            if _maybe_share(href) and _SHARE_HREF.search(href.strip()):
-                boxes.setdefault(_widget_box(element), "share")
-            elif (row := _row_of(element)) is not None and (container := row.getparent()) is not None:
-                rows_by_container.setdefault(container, []).append((element, row))
+            _sort_link(element, wanted, boxes, rows_by_container)
         elif tag in _CAPTION_TAGS:
             boxes.setdefault(element, "caption")
-        elif not any(parent in boxes for parent in _parents(element, 4)):
-            boxes.setdefault(_widget_box(element), "form")
+        elif tag in _FORM_TAGS:
+            forms.append(element)
+        elif edge_headings:  # a list, or a heading
+            heading = previous_element(element) if tag in ("ul", "ol") else element
+            _mark_heading(heading, tag in ("ul", "ol") and len(element.findall(".//a[@href]")) >= 2,
+                          edge_headings, signals)  # fmt: skip
+    _box_forms(forms, boxes)
     for box, signal in boxes.items():
         signals.mark_all(box, signal)
-        if signal == "share" and (label := _short_label(_previous_element(box), MAX_LABEL_CHARS)) is not None:
+        if signal == "share" and (label := short_label(previous_element(box), MAX_LABEL_CHARS)) is not None:
             signals.mark(label.text_content(), "share")
-    for links in _lists_of_links(rows_by_container):
+    for links in lists_of_links(rows_by_container):
         for link, _ in links:
             signals.mark(link.text if len(link) == 0 else link.text_content(), "link-list")
-        if (heading := _heading_of(links)) is not None:
+        if (heading := heading_of(links)) is not None:
             signals.mark(heading.text_content(), "link-list-heading")
     return signals
 
 
-def _parents(element: HtmlElement, levels: int) -> list[HtmlElement]:
-    found = []
-    parent = element.getparent()
-    while parent is not None and len(found) < levels:
-        found.append(parent)
-        parent = parent.getparent()
-    return found
+def _box_forms(forms: list[HtmlElement], boxes: dict[HtmlElement, Signal]) -> None:
+    for element in forms:  # forms come before their buttons in document order: a form's box takes them
+        if holds_more_than(element, MAX_BOX_CHARS):
+            continue  # a page wrapped whole in a <form> (ASP.NET) is not a widget
+        if not any(parent in boxes for parent in parents(element, 4)):
+            boxes.setdefault(_widget_box(element), "form")
+
+
+def _sort_link(
+    link: HtmlElement, wanted: set[str], boxes: dict[HtmlElement, Signal], rows: dict[HtmlElement, list[Row]]
+) -> None:
+    """A share link's box is a widget; a link whose text is a line of the text may be a row of a list."""
+    href = link.get("href")
+    if not href:
+        return
+    if _maybe_share(href) and _SHARE_HREF.search(href.strip()):
+        boxes.setdefault(_widget_box(link), "share")
+    elif line_key(link.text if len(link) == 0 else link.text_content()) in wanted:
+        row = row_of(link)
+        container = row.getparent() if row is not None else None
+        if row is not None and container is not None:
+            rows.setdefault(container, []).append((link, row))
+
+
+def _mark_heading(heading: HtmlElement | None, before_list: bool, wanted: set[str], signals: PageSignals) -> None:
+    """A heading kept at an edge of the text whose list of links trafilatura dropped."""
+    if heading is None or holds_more_than(heading, MAX_BOX_CHARS) or line_key(heading.text_content()) not in wanted:
+        return
+    if (before_list and short_label(heading) is not None) or heads_dropped_list(heading):
+        signals.mark(heading.text_content(), "link-list-heading")
