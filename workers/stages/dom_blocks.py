@@ -11,6 +11,8 @@ from lxml.html import HtmlElement
 CONTENT_ROOTS = frozenset(("html", "body", "article", "main"))  # never a widget's box nor a list's row
 MAX_BOX_CHARS = 1000  # a widget's box, counting the blanks of indented markup
 MAX_HEADING_CHARS = 80
+PROSE_MIN_WORDS = 5
+SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？", "।", "؟")
 
 
 def holds_more_than(element: HtmlElement, limit: int) -> bool:
@@ -22,6 +24,16 @@ def letters(element: HtmlElement) -> int:
     """Characters of text without blanks, or a large number for a large element (counting them costs)."""
     text = element.text_content()
     return len("".join(text.split())) if len(text) <= 4 * MAX_BOX_CHARS else 4 * MAX_BOX_CHARS
+
+
+def is_prose(element: HtmlElement) -> bool:
+    """A sentence or more: several words ending with a full stop (an article's line, never a widget's label)."""
+    text = element.text_content().strip()
+    return text.endswith(SENTENCE_ENDS) and len(text.split()) >= PROSE_MIN_WORDS
+
+
+def holds_prose(element: HtmlElement) -> bool:
+    return any(is_prose(p) for p in element.iter("p", "li")) or (len(element) == 0 and is_prose(element))
 
 
 def previous_element(element: HtmlElement) -> HtmlElement | None:

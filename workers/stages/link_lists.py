@@ -44,9 +44,7 @@ def lists_of_links(rows_by_container: dict[HtmlElement, list[Row]]) -> list[list
     lists = []
     regrouped: dict[HtmlElement, list[Row]] = {}
     for container, links in rows_by_container.items():
-        if _rows_with_links(container) >= MIN_LIST_ROWS or (
-            len(links) >= MIN_LIST_ROWS and _mostly_links(links[0][1], links)
-        ):
+        if _rows_with_links(container) >= MIN_LIST_ROWS or _is_link_block(links[0][1], MIN_LIST_ROWS):
             lists.append(links)
         elif (parent := container.getparent()) is not None and container.tag not in CONTENT_ROOTS:
             regrouped.setdefault(parent, []).extend((link, container) for link, _ in links)
@@ -98,13 +96,9 @@ def _rows_with_links(container: HtmlElement) -> int:
     )  # fmt: skip
 
 
-def _mostly_links(element: HtmlElement, links: list[Row]) -> bool:
-    return sum(letters(link) for link, _ in links) >= LINK_SHARE * letters(element)
-
-
-def _is_link_block(element: HtmlElement) -> bool:
-    """A short block that is mostly the text of its links (a related-article card or line)."""
+def _is_link_block(element: HtmlElement, min_links: int = 1) -> bool:
+    """A short block that is mostly the text of its links (a related-article card, or links parted by <br>)."""
     if holds_more_than(element, MAX_BOX_CHARS):
         return False
     links = element.findall(".//a[@href]") if element.tag != "a" else [element]
-    return bool(links) and sum(letters(a) for a in links) >= LINK_SHARE * letters(element)
+    return len(links) >= min_links and sum(letters(a) for a in links) >= LINK_SHARE * letters(element)

@@ -15,6 +15,7 @@ from datetime import datetime
 MAX_LINE_CHARS = 80
 MAX_WORDS = 5  # besides the numbers: weekday, month name, "at", "Updated", a time zone
 MAX_WORD_CHARS = 12  # "septiembre", "Aktualisiert"; a sentence's words would soon exceed both limits
+LETTERS_PER_DIGIT = 2.5
 MAX_BYLINE_EXTRA_WORDS = 3  # "Par", "By", "Von" + "and", "Staff writer" …
 
 _NUMBER = re.compile(r"\d+")
@@ -28,6 +29,10 @@ def is_date_line(line: str, published_at: datetime | None) -> bool:
     numbers = [int(n) for n in _NUMBER.findall(line)]
     words = _WORD.findall(line)
     if not numbers or len(words) > MAX_WORDS or any(len(w) > MAX_WORD_CHARS for w in words):
+        return False
+    # Mostly figures: "17 novembre 2024 à 21h05" has more digits than letters; "17 people were injured in 2024"
+    # has three times as many letters.
+    if sum(map(len, words)) > LETTERS_PER_DIGIT * sum(c.isdigit() for c in line):
         return False
     p = published_at
     allowed = {p.day, p.month, p.year, p.year % 100, p.hour, p.hour % 12 or 12, p.minute, 0}

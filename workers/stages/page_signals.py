@@ -24,12 +24,13 @@ from workers.stages.dom_blocks import (
     CONTENT_ROOTS,
     MAX_BOX_CHARS,
     holds_more_than,
+    holds_prose,
     letters,
     parents,
     previous_element,
     short_label,
 )  # fmt: skip
-from workers.stages.link_lists import Row, heading_of, heads_dropped_list, lists_of_links, row_of
+from workers.stages.link_lists import MIN_LIST_ROWS, Row, heading_of, heads_dropped_list, lists_of_links, row_of
 
 Signal = Literal["share", "form", "caption", "link-list", "link-list-heading"]
 
@@ -103,8 +104,10 @@ def _widget_box(element: HtmlElement) -> HtmlElement:
         if level == 3 or parent.tag in CONTENT_ROOTS:
             break
         parent_chars = letters(parent)
-        if parent_chars - box_chars > MAX_BOX_EXTRA_CHARS:
-            break
+        if parent_chars - box_chars > MAX_BOX_EXTRA_CHARS or any(
+            child is not box and isinstance(child.tag, str) and holds_prose(child) for child in parent
+        ):
+            break  # the parent holds more than labels: a sentence beside the widget is the article's
         box, box_chars = parent, parent_chars
     return box
 
@@ -122,6 +125,7 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
     # A heading whose list trafilatura dropped only matters at either end of the text (clean.py's trailer).
     edge_headings = {line_key(line) for line in lines[:3] + lines[-6:]} & wanted
     forms: list[HtmlElement] = []
+    headings: list[tuple[HtmlElement | None, bool]] = []  # (heading, whether a list element follows it)
     boxes: dict[HtmlElement, Signal] = {}  # one widget's buttons share a box: each box is read once
     rows_by_container: dict[HtmlElement, list[Row]] = {}
     for element in tree.iter("a", "ul", "ol", *_HEADING_TAGS, *_FORM_TAGS, *_CAPTION_TAGS):
@@ -132,15 +136,17 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
             boxes.setdefault(element, "caption")
         elif tag in _FORM_TAGS:
             forms.append(element)
-        elif edge_headings:  # a list, or a heading
-            heading = previous_element(element) if tag in ("ul", "ol") else element
-            _mark_heading(heading, tag in ("ul", "ol") and len(element.findall(".//a[@href]")) >= 2,
-                          edge_headings, signals)  # fmt: skip
+        elif edge_headings:  # a list (its heading is before it) or a heading
+            is_list = tag in ("ul", "ol")
+            before_list = is_list and len(element.findall(".//a[@href]")) >= MIN_LIST_ROWS
+            headings.append((previous_element(element) if is_list else element, before_list))
     _box_forms(forms, boxes)
     for box, signal in boxes.items():
         signals.mark_all(box, signal)
         if signal == "share" and (label := short_label(previous_element(box), MAX_LABEL_CHARS)) is not None:
             signals.mark(label.text_content(), "share")
+    for heading_element, before_list in headings:  # after the boxes: a share box's label is a share label
+        _mark_heading(heading_element, before_list, edge_headings, signals)
     for links in lists_of_links(rows_by_container):
         for link, _ in links:
             signals.mark(link.text if len(link) == 0 else link.text_content(), "link-list")
@@ -151,7 +157,7 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
 
 def _box_forms(forms: list[HtmlElement], boxes: dict[HtmlElement, Signal]) -> None:
     for element in forms:  # forms come before their buttons in document order: a form's box takes them
-        if holds_more_than(element, MAX_BOX_CHARS):
+        if holds_more_than(element, MAX_BOX_CHARS) or holds_prose(element):
             continue  # a page wrapped whole in a <form> (ASP.NET) is not a widget
         if not any(parent in boxes for parent in parents(element, 4)):
             boxes.setdefault(_widget_box(element), "form")
