@@ -24,6 +24,11 @@ def line_hash(line: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def page_key(url: str) -> int:
+    """The signed 64-bit key of a page (its URL): a page re-extracted or retried is counted once."""
+    return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def page_line_keys(lines: Iterable[str]) -> tuple[int, ...]:
     """The distinct keys of a page's lines, in a stable (sorted) order: what is recorded for its host."""
     return tuple(sorted({line_hash(line) for line in lines if len(line_key(line)) >= MIN_KEY_CHARS}))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 
-from shared.db import articles, items, pages
+from shared.db import articles, items, pages, site_templates
 from shared.db.items import ItemState
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.settings import Settings
 from workers.stages.dedup import content_hash
 from workers.stages.extract import EntryHints, extract_page
+from workers.stages.site_template import MIN_PAGES, host_key, page_key
 from workers.steps.handoff import Next, give_up
 
 
@@ -29,8 +31,10 @@ def extract_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datet
         return Next(outcome=Outcome.EMPTY.value)
     decoded = decode_html(page.body, page.content_type)
     hints = EntryHints(item.entry_title, item.entry_author, item.entry_published_at, item.entry_language)
+    host = host_key(urlsplit(page.final_url).hostname) or ""
+    template = site_templates.load_templates(conn, [host], MIN_PAGES).get(host, frozenset())
     try:
-        page_data = extract_page(decoded.text, page.final_url, hints, fast=s.extract_fast)
+        page_data = extract_page(decoded.text, page.final_url, hints, fast=s.extract_fast, template=template)
     except PermanentError as exc:
         items.fail(conn, item.id, exc.outcome.value, exc.reason)
         return Next(outcome=exc.outcome.value)
@@ -42,8 +46,10 @@ def extract_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datet
         content_hash=content_hash(page_data.text),
         page_language=page_data.language_hint,
     )  # fmt: skip
+    seen = site_templates.PageLines(host, page_key(item.canonical_url or page.final_url), page_data.line_keys)
     with conn.transaction():
         articles.upsert_draft(conn, draft)
+        site_templates.record_pages(conn, [seen])  # the host's template learns from this page's lines
         pages.set_charset(conn, item.id, f"{decoded.charset} ({decoded.source})")
         moved = items.advance(conn, item.id, ItemState.FETCHED, ItemState.EXTRACTED,
                               now + timedelta(seconds=s.stuck_after))  # fmt: skip

@@ -1,0 +1,101 @@
+"""SQL for ``site_template_pages`` and ``site_template_lines``: per host, how many pages printed each line.
+
+workers/stages/site_template.py explains what a template line is; this module only counts and reads back.
+Both calls take lists (of hosts, of pages) so a batch of items costs one round trip each. Counting is safe under
+concurrent workers: a page is counted once (its key is inserted first, ON CONFLICT DO NOTHING), and line rows
+are upserted in key order so two transactions never wait on each other's rows in opposite orders.
+
+Bounded: each host keeps at most ``MAX_LINES`` line rows (its most repeated, then most recent) and
+``MAX_PAGES`` page keys (the most recent); pruning runs on about one recorded page in ``PRUNE_EVERY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+MAX_LINES = 5_000  # per host: a template has dozens of lines; the rest are article lines seen once
+MAX_PAGES = 2_000  # per host: page keys remembered to count each page once
+PRUNE_EVERY = 64  # pages; a host's tables may hold up to this many pages' worth beyond the caps
+
+
+@dataclass(frozen=True)
+class PageLines:
+    """One extracted page: its host, a key naming the page (a hash of its URL) and its lines' keys."""
+
+    host: str
+    page_key: int
+    line_keys: Sequence[int]
+
+
+def load_templates(conn: psycopg.Connection, hosts: Sequence[str], min_pages: int) -> dict[str, frozenset[int]]:
+    """Host -> keys of the lines it printed on at least ``min_pages`` pages (hosts without any are absent)."""
+    rows = conn.execute(
+        "SELECT host, line_key FROM site_template_lines WHERE host = ANY(%s) AND pages >= %s",
+        (list(set(hosts)), min_pages),
+    ).fetchall()
+    found: dict[str, set[int]] = {}
+    for host, key in rows:
+        found.setdefault(host, set()).add(int(key))
+    return {host: frozenset(keys) for host, keys in found.items()}
+
+
+def record_pages(conn: psycopg.Connection, pages: Sequence[PageLines]) -> int:
+    """Count each page's lines for its host, once per page however often it is recorded; returns pages new."""
+    pages = [p for p in pages if p.host]
+    if not pages:
+        return 0
+    new = conn.execute(
+        """
+        INSERT INTO site_template_pages (host, page_key)
+        SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING RETURNING host, page_key
+        """,
+        ([p.host for p in pages], [p.page_key for p in pages]),
+    ).fetchall()
+    counted = {(host, int(key)) for host, key in new}
+    lines = sorted({(p.host, k) for p in pages if (p.host, p.page_key) in counted for k in p.line_keys})
+    if lines:
+        conn.execute(
+            """
+            INSERT INTO site_template_lines AS t (host, line_key, pages)
+            SELECT host, line_key, 1 FROM unnest(%s::text[], %s::bigint[]) AS l(host, line_key)
+            ORDER BY host, line_key
+            ON CONFLICT (host, line_key) DO UPDATE SET pages = t.pages + 1, last_seen = now()
+            """,
+            ([h for h, _ in lines], [k for _, k in lines]),
+        )
+    due = sorted({host for host, key in counted if key % PRUNE_EVERY == 0})
+    if due:
+        prune(conn, due)
+    return len(counted)
+
+
+def prune(conn: psycopg.Connection, hosts: Sequence[str]) -> None:
+    """Keep each host's ``MAX_LINES`` most repeated (then most recent) lines and ``MAX_PAGES`` latest pages."""
+    conn.execute(
+        """
+        DELETE FROM site_template_lines t USING (
+            SELECT host, line_key FROM (
+                SELECT host, line_key,
+                       row_number() OVER (PARTITION BY host ORDER BY pages DESC, last_seen DESC) AS rank
+                FROM site_template_lines WHERE host = ANY(%(hosts)s)
+            ) ranked WHERE rank > %(max_lines)s
+        ) old
+        WHERE t.host = old.host AND t.line_key = old.line_key
+        """,
+        {"hosts": list(hosts), "max_lines": MAX_LINES},
+    )
+    conn.execute(
+        """
+        DELETE FROM site_template_pages p USING (
+            SELECT host, page_key FROM (
+                SELECT host, page_key, row_number() OVER (PARTITION BY host ORDER BY recorded_at DESC) AS rank
+                FROM site_template_pages WHERE host = ANY(%(hosts)s)
+            ) ranked WHERE rank > %(max_pages)s
+        ) old
+        WHERE p.host = old.host AND p.page_key = old.page_key
+        """,
+        {"hosts": list(hosts), "max_pages": MAX_PAGES},
+    )
