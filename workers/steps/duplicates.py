@@ -1,4 +1,4 @@
-"""The duplicate decision: the same normalised text, else an indexed original confirmed by shingle similarity.
+"""The duplicate decision: the same normalised text, else an indexed member of a story confirmed by similarity.
 
 The SQL is shared/db/dedup_index.py's; the text measures are workers/stages/dedup.py's; this module puts them in
 order and resolves a match to the original it copies.
@@ -26,11 +26,14 @@ def find_duplicate(
         return None if root == exclude_id else DuplicateMatch(root, 1.0, exact=True)
     if not text.sketch.band_keys:
         return None
-    scored = [(c, score(text.shingles, shingle_text(c.text)))
-              for c in dedup_index.candidates(conn, text.sketch.band_keys, exclude_id)]  # fmt: skip
-    matches = [(c, s) for c, s in scored if s >= threshold]
+    candidates = [(c, shingle_text(c.text)) for c in dedup_index.candidates(conn, text.sketch.band_keys, exclude_id)]
+    matches = [(c, sh, s) for c, sh in candidates if (s := score(text.shingles, sh)) >= threshold]
     if not matches:
         return None
-    best, best_score = min(matches, key=lambda m: m[0].id)
+    best, _, best_score = min(matches, key=lambda m: m[0].id)
     root = dedup_index.root_of(conn, best.id) if best.duplicate_of is not None else best.id
-    return None if root == exclude_id else DuplicateMatch(root, round(best_score, 4), exact=False)
+    if root == exclude_id:
+        return None
+    longest = max(sh.token_count for _, sh, _ in matches)
+    closest = max(s for _, _, s in matches)
+    return DuplicateMatch(root, round(best_score, 4), False, longest, closest, members=len(matches))

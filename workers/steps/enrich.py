@@ -19,7 +19,7 @@ from shared.errors import Outcome
 from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.stages.dedup import fingerprint_text
+from workers.stages.dedup import fingerprint_text, indexes_as_member
 from workers.stages.language import detect_language
 from workers.stages.topics import tag_article
 from workers.steps.duplicates import find_duplicate
@@ -79,9 +79,9 @@ def enrich_step(conn: psycopg.Connection, item_id: int, s: Settings, now: dateti
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEDUP_LOCK_KEY,))
         locked = time.perf_counter()
         match = find_duplicate(conn, fingerprint, s.dedup_threshold, exclude_id=article.id)
-        if match is None:
+        if match is None or indexes_as_member(match, fingerprint.shingles):
             dedup_index.index_article(conn, article.id, fingerprint.sketch.band_keys)
-        else:  # only originals are indexed (see shared/db/dedup_index.py)
+        else:  # originals and their clearly longer copies are indexed (see workers/stages/dedup.py)
             dedup_index.unindex_article(conn, article.id)
         article_topics.replace_tags(conn, [article.id], tags)
         articles.save_enrichment(conn, article.id, articles.Enrichment(
