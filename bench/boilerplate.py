@@ -30,10 +30,12 @@ from trafilatura.utils import load_html
 from bench.boilerplate_pages import PHRASES, Page, pages
 from bench.extraction import DEFAULT_DEVDATA, load_pages
 from workers.stages.boilerplate_rules import load_rules
-from workers.stages.extract import EntryHints, _bare_extraction, clean_document
+from workers.stages.extract import EntryHints, _bare_extraction, clean_document, extract_page
 from workers.stages.page_signals import line_key
 from workers.stages.site_template import MIN_PAGES, host_key, page_line_keys
 
+SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed"
+SEED_URL = "https://www.lequotidiendumonde.example/monde/2024/11/17/biden-autorise-ukraine-missiles-longue-portee/"
 TARGET_RESIDUE = 0.02
 TARGET_RECALL = 0.99
 TARGET_SHORT = 0.04
@@ -154,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"cleaning cost (signals + rules, CPU): {cost_here:.2f} ms/page here, {cost_dev:.2f} ms/page on dev pages "
           f"(trafilatura's parse + extraction there: {trafilatura_dev:.1f} ms/page, cleaning = "
           f"{cost_dev / trafilatura_dev if trafilatura_dev else 0:.1%} of it)")  # fmt: skip
+    expected = (SEED / "expected.txt").read_text(encoding="utf-8").splitlines()
+    seed_ok = {
+        name: extract_page((SEED / name).read_text(encoding="utf-8"), SEED_URL).text.split("\n") == expected
+        for name in ("seed_page.html", "seed_page_date_line.html")
+    }
     ours = tables["ours, no site history"]
     met_langs = [lang for lang in PHRASES if ours[f"lang:{lang}"]["trailer_residue"] <= TARGET_RESIDUE]
     checks = {
@@ -162,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             len(met_langs) >= 12 and len(set(met_langs) & set(free)) >= 4,
         "body recall >= 0.99": ours["all"]["body_recall"] >= TARGET_RECALL,
         "short-line residue <= 4%": ours["all"]["short_line_residue"] <= TARGET_SHORT,
+        "the seed page and its date-line variant give exactly the seed text": all(seed_ok.values()),
     }  # fmt: skip
     for check, ok in checks.items():
         print(f"{'ok    ' if ok else 'MISSED'} {check}")
