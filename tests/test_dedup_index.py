@@ -160,10 +160,12 @@ def test_a_cut_copy_arriving_first_does_not_hide_the_original_from_later_copies(
     first_id, none = _enrich_like(db, cut)
     assert none is None
     _, match = _enrich_like(db, original)
-    assert match is not None and match.original_id == first_id
+    assert match is not None
+    assert match.original_id == first_id
     assert match.longest_tokens == 230  # so the full text (400 words) is indexed beside the cut
     _, late = _enrich_like(db, tail)
-    assert late is not None and late.original_id == first_id  # found through the full text, rooted at the first
+    assert late is not None
+    assert late.original_id == first_id  # found through the full text, rooted at the first
     # A copy no longer than what its story already has indexed is not indexed: the index does not grow per copy.
     before = index_stats(db).articles
     _enrich_like(db, " ".join(words[:380]))
