@@ -23,6 +23,8 @@ from lxml.html import HtmlElement
 from workers.stages.dom_blocks import (
     CONTENT_ROOTS,
     MAX_BOX_CHARS,
+    MAX_HEADING_CHARS,
+    SENTENCE_ENDS,
     holds_more_than,
     holds_prose,
     letters,
@@ -122,24 +124,27 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
     wanted = {key for line in lines if (key := line_key(line)) and len(key) <= MAX_WIDGET_CHARS}
     if tree is None or not wanted:
         return signals
-    # A heading whose list trafilatura dropped only matters at either end of the text (clean.py's trailer).
-    edge_headings = {line_key(line) for line in lines[:3] + lines[-6:]} & wanted
+    # A heading whose list trafilatura dropped only matters at the end of the text (clean.py's trailer), and
+    # only a short line without a full stop can be one: most texts end with prose, and skip this part.
+    tail = [line for line in lines[-6:] if len(line) <= MAX_HEADING_CHARS and not line.rstrip().endswith(SENTENCE_ENDS)]
+    edge_headings = {line_key(line) for line in tail} & wanted
+    edge_plain = {_plain(line) for line in tail}
     forms: list[HtmlElement] = []
     headings: list[tuple[HtmlElement | None, bool]] = []  # (heading, whether a list element follows it)
     boxes: dict[HtmlElement, Signal] = {}  # one widget's buttons share a box: each box is read once
-    rows_by_container: dict[HtmlElement, list[Row]] = {}
-    for element in tree.iter("a", "ul", "ol", *_HEADING_TAGS, *_FORM_TAGS, *_CAPTION_TAGS):
+    links: list[HtmlElement] = []
+    tags = ("a", *_FORM_TAGS, *_CAPTION_TAGS, *(("ul", "ol", *_HEADING_TAGS) if edge_headings else ()))
+    for element in tree.iter(*tags):
         tag = element.tag
         if tag == "a":
-            _sort_link(element, wanted, boxes, rows_by_container)
+            links.append(element)
         elif tag in _CAPTION_TAGS:
             boxes.setdefault(element, "caption")
         elif tag in _FORM_TAGS:
             forms.append(element)
-        elif edge_headings:  # a list (its heading is before it) or a heading
-            is_list = tag in ("ul", "ol")
-            before_list = is_list and len(element.findall(".//a[@href]")) >= MIN_LIST_ROWS
-            headings.append((previous_element(element) if is_list else element, before_list))
+        elif (candidate := _edge_heading(element, edge_plain)) is not None:
+            headings.append(candidate)
+    rows_by_container = _sort_links(links, lines, boxes)
     _box_forms(forms, boxes)
     for box, signal in boxes.items():
         signals.mark_all(box, signal)
@@ -163,20 +168,49 @@ def _box_forms(forms: list[HtmlElement], boxes: dict[HtmlElement, Signal]) -> No
             boxes.setdefault(_widget_box(element), "form")
 
 
-def _sort_link(
-    link: HtmlElement, wanted: set[str], boxes: dict[HtmlElement, Signal], rows: dict[HtmlElement, list[Row]]
-) -> None:
-    """A share link's box is a widget; a link whose text is a line of the text may be a row of a list."""
-    href = link.get("href")
-    if not href:
-        return
-    if _maybe_share(href) and _SHARE_HREF.search(href.strip()):
-        boxes.setdefault(_widget_box(link), "share")
-    elif line_key(link.text if len(link) == 0 else link.text_content()) in wanted:
-        row = row_of(link)
-        container = row.getparent() if row is not None else None
-        if row is not None and container is not None:
-            rows.setdefault(container, []).append((link, row))
+def _sort_links(
+    links: list[HtmlElement], lines: list[str], boxes: dict[HtmlElement, Signal]
+) -> dict[HtmlElement, list[Row]]:
+    """Share links' boxes are widgets; links whose text is a line of the text are rows, by container.
+
+    The comparison is on whitespace-collapsed text with its case (trafilatura keeps both): a page has hundreds
+    of links, and this loop is most of the cost of reading the signals."""
+    plain = {_plain(line) for line in lines}
+    rows: dict[HtmlElement, list[Row]] = {}
+    for link in links:
+        href = link.get("href")
+        if not href:
+            continue
+        if _maybe_share(href) and _SHARE_HREF.search(href.strip()):
+            boxes.setdefault(_widget_box(link), "share")
+            continue
+        text = link.text if len(link) == 0 else link.text_content()
+        if text and _plain(text) in plain and (row := row_of(link)) is not None:
+            container = row.getparent()
+            if container is not None:
+                rows.setdefault(container, []).append((link, row))
+    return rows
+
+
+def _plain(text: str | None) -> str:
+    """Whitespace collapsed, list and table markers off, case kept: a cheap first comparison of texts."""
+    return " ".join((text or "").split()).lstrip("-*•·|> ").rstrip("| ")
+
+
+def _edge_heading(element: HtmlElement, edge_plain: set[str]) -> tuple[HtmlElement, bool] | None:
+    """(heading, whether a list of links follows it) when a heading's own text, or the text just before a list,
+    is one of the lines at the ends of the text; cheap tests first: most headings and lists are not."""
+    if element.tag not in ("ul", "ol"):
+        own = element.text if len(element) == 0 else element.text_content()
+        return (element, False) if _plain(own) in edge_plain else None
+    previous = previous_element(element)
+    if previous is None:
+        return None
+    # <p>Related :</p> or <p><strong>Related :</strong></p>: the heading's text is its own or its first child's.
+    texts = [previous.text] + [child.text for child in previous[:1]]
+    if not any(_plain(t) in edge_plain for t in texts if t):
+        return None
+    return previous, len(element.findall(".//a[@href]")) >= MIN_LIST_ROWS
 
 
 def _mark_heading(heading: HtmlElement | None, before_list: bool, wanted: set[str], signals: PageSignals) -> None:
