@@ -87,7 +87,9 @@ def test_one_sentence_is_enough_evidence(expected: str, text: str) -> None:
     assert detect_language(text).language == expected
 
 
-@pytest.mark.parametrize("text", ["Donald Trump", "Breaking News", "Samsung Galaxy S24", "Moskau, Berlin"])
+@pytest.mark.parametrize(
+    "text", ["Donald Trump", "Breaking News", "Samsung Galaxy S24", "Moskau, Berlin", "Ok. 12:30. Photo: AFP. Ok."]
+)
 def test_a_word_or_two_is_not(text: str) -> None:
     assert detect_language(text) == LanguageResult("und", 0.0, "none")
 

@@ -37,13 +37,17 @@ def _page(story: str) -> str:
 
 def test_a_page_counts_once_and_a_line_becomes_template_on_enough_pages(db: psycopg.Connection) -> None:
     line = line_hash(SIGN_OFF)
+    new_page = ("nieuws.example", page_key("https://nieuws.example/new"))
     for n in range(MIN_PAGES):
-        assert load_templates(db, ["nieuws.example"], MIN_PAGES) == {}
+        assert load_templates(db, [new_page], MIN_PAGES) == {}
         page = PageLines("nieuws.example", page_key(f"https://nieuws.example/{n}"), [line, line_hash(STORIES[n])])
         assert record_pages(db, [page]) == 1
         assert record_pages(db, [page]) == 0  # a retry or a re-extraction counts nothing
-    assert load_templates(db, ["nieuws.example", "other.example"], MIN_PAGES) == {"nieuws.example": frozenset({line})}
-    assert load_templates(db, ["other.example"], MIN_PAGES) == {}
+    other = ("other.example", page_key("https://other.example/1"))
+    assert load_templates(db, [new_page, other], MIN_PAGES) == {"nieuws.example": frozenset({line})}
+    assert load_templates(db, [other], MIN_PAGES) == {}
+    # Extracted again, a page that was counted does not count towards its own template.
+    assert load_templates(db, [("nieuws.example", page_key("https://nieuws.example/0"))], MIN_PAGES) == {}
 
 
 def test_both_tables_are_bounded_per_host(db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +64,7 @@ def test_both_tables_are_bounded_per_host(db: psycopg.Connection, monkeypatch: p
     pages = dict(db.execute("SELECT host, count(*) FROM site_template_pages GROUP BY host").fetchall())
     assert pages == {"big.example": 5, "small.example": 1}
     # Pruning keeps the most repeated lines: the template survives it.
-    assert load_templates(db, ["big.example"], MIN_PAGES)["big.example"] == frozenset(repeated)
+    assert load_templates(db, [("big.example", page_key("new"))], MIN_PAGES)["big.example"] == frozenset(repeated)
 
 
 def test_concurrent_workers_count_every_page_exactly_once(db_url: str) -> None:

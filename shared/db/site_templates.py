@@ -30,11 +30,24 @@ class PageLines:
     line_keys: Sequence[int]
 
 
-def load_templates(conn: psycopg.Connection, hosts: Sequence[str], min_pages: int) -> dict[str, frozenset[int]]:
-    """Host -> keys of the lines it printed on at least ``min_pages`` pages (hosts without any are absent)."""
+def load_templates(
+    conn: psycopg.Connection, pages: Sequence[tuple[str, int]], min_pages: int
+) -> dict[str, frozenset[int]]:
+    """Host -> keys of the lines it printed on at least ``min_pages`` other pages, for (host, page key) pairs
+    (hosts without any are absent). A page extracted again (a retry, ``newsmill reprocess``) was counted
+    itself the first time: its own count is left out, so a host's page is never its own template."""
     rows = conn.execute(
-        "SELECT host, line_key FROM site_template_lines WHERE host = ANY(%s) AND pages >= %s",
-        (list(set(hosts)), min_pages),
+        """
+        WITH wanted AS (
+            SELECT w.host, bool_or(p.page_key IS NOT NULL) AS counted
+            FROM unnest(%s::text[], %s::bigint[]) AS w(host, page_key)
+            LEFT JOIN site_template_pages p ON p.host = w.host AND p.page_key = w.page_key
+            GROUP BY w.host
+        )
+        SELECT t.host, t.line_key FROM wanted w
+        JOIN site_template_lines t ON t.host = w.host AND t.pages >= %s + w.counted::int
+        """,
+        ([h for h, _ in pages], [k for _, k in pages], min_pages),
     ).fetchall()
     found: dict[str, set[int]] = {}
     for host, key in rows:

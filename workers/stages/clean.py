@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from workers.stages.boilerplate_rules import Rules, load_rules, site_key
@@ -30,6 +30,7 @@ from workers.stages.site_template import line_hash
 # Splitting "Headline | Site" or "Headline - Site" titles: a first line equal to either part is the headline.
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+|\s+::\s+")
 _ANYWHERE_SIGNALS = ("share", "form", "caption")
+MIN_BESIDE_TEMPLATE_CHARS = 80  # what a page must hold besides its host's template lines for them to go
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", "。", "！", "？", "।", "؟", '"', "”", "»", "“")
 
 
@@ -136,15 +137,12 @@ def clean_page(text: str, context: PageContext) -> Cleaned:
     removed: list[Removal] = []
     # Whitespace inside a line is collapsed (non-breaking spaces included) so patterns see plain words.
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    kept = []
-    for line in lines:
-        reason = _anywhere(line, rules, context) if line else None
-        if reason:
-            removed.append(Removal(line, reason))
-        elif line:
-            kept.append(line)
-    if not kept and any(r.reason == "template" for r in removed):
-        return Cleaned("\n".join(line for line in lines if line), ())  # a page repeated whole is not a template
+    kept = _drop_anywhere(lines, rules, context, removed)
+    if context.template and sum(map(len, kept)) < MIN_BESIDE_TEMPLATE_CHARS:
+        # Next to nothing but template lines: the host published this page before (or copies it), it did not
+        # wrap a new story in its template. Keep the lines; deduplication will see a copy.
+        removed.clear()
+        kept = _drop_anywhere(lines, rules, replace(context, template=frozenset()), removed)
     changed = True
     while changed and kept:
         before = len(kept)
@@ -155,6 +153,17 @@ def clean_page(text: str, context: PageContext) -> Cleaned:
             del kept[found[0] :]
         changed = len(kept) != before
     return Cleaned("\n".join(kept), tuple(removed))
+
+
+def _drop_anywhere(lines: list[str], rules: Rules, context: PageContext, removed: list[Removal]) -> list[str]:
+    kept = []
+    for line in lines:
+        reason = _anywhere(line, rules, context) if line else None
+        if reason:
+            removed.append(Removal(line, reason))
+        elif line:
+            kept.append(line)
+    return kept
 
 
 def _drop_edges(lines: list[str], rules: Rules, context: PageContext, removed: list[Removal]) -> None:

@@ -31,6 +31,8 @@ CJK_WEIGHT = 3  # one Han/kana/Hangul character carries about as much as three L
 MIN_CHARS = 12
 MIN_WORDS = 3
 _SPACELESS = ("cjk", "thai")  # scripts written without spaces between words: their runs are not words
+_CASED = ("latin", "cyrillic", "greek")
+MIN_LOWER_WORDS = 2
 
 Source = Literal["text", "page", "feed", "none"]
 
@@ -150,9 +152,18 @@ def _length(runs: dict[str, list[str]]) -> int:
 
 
 def _too_few_words(runs: dict[str, list[str]], script: str) -> bool:
+    """Whether the text is a word or two (a name, a label, "Ok. Photo: AFP.") rather than a sentence.
+
+    Words are counted once each; in a script with case, a sentence also has lower-case words (names and
+    acronyms are capitalised), unless it is shouted in capitals throughout."""
     if script in _SPACELESS:
         return False
-    return sum(len(found) for name, found in runs.items() if name not in ("kana", "han", "cjk")) < MIN_WORDS
+    words = set(runs.get(script, ()))
+    if len(words) < MIN_WORDS:
+        return True
+    lower = [w for w in words if w.islower() and len(w) > 1]
+    shouted = all(w.isupper() for w in words)
+    return script in _CASED and not shouted and len(lower) < MIN_LOWER_WORDS
 
 
 def _leading_script(runs: dict[str, list[str]]) -> str | None:

@@ -31,8 +31,8 @@ def extract_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datet
         return Next(outcome=Outcome.EMPTY.value)
     decoded = decode_html(page.body, page.content_type)
     hints = EntryHints(item.entry_title, item.entry_author, item.entry_published_at, item.entry_language)
-    host = host_key(urlsplit(page.final_url).hostname) or ""
-    template = site_templates.load_templates(conn, [host], MIN_PAGES).get(host, frozenset())
+    host, key = host_key(urlsplit(page.final_url).hostname) or "", page_key(item.canonical_url or page.final_url)
+    template = site_templates.load_templates(conn, [(host, key)], MIN_PAGES).get(host, frozenset())
     try:
         page_data = extract_page(decoded.text, page.final_url, hints, fast=s.extract_fast, template=template)
     except PermanentError as exc:
@@ -46,7 +46,7 @@ def extract_step(conn: psycopg.Connection, item_id: int, s: Settings, now: datet
         content_hash=content_hash(page_data.text),
         page_language=page_data.language_hint,
     )  # fmt: skip
-    seen = site_templates.PageLines(host, page_key(item.canonical_url or page.final_url), page_data.line_keys)
+    seen = site_templates.PageLines(host, key, page_data.line_keys)
     with conn.transaction():
         articles.upsert_draft(conn, draft)
         site_templates.record_pages(conn, [seen])  # the host's template learns from this page's lines
