@@ -161,7 +161,7 @@ def _too_few_words(runs: dict[str, list[str]], script: str) -> bool:
     words = set(runs.get(script, ()))
     if len(words) < MIN_WORDS:
         return True
-    lower = [w for w in words if w.islower() and len(w) > 1]
+    lower = [w for w in words if w.islower()]
     shouted = all(w.isupper() for w in words)
     return script in _CASED and not shouted and len(lower) < MIN_LOWER_WORDS
 
