@@ -26,7 +26,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
     lang: tuple(str(p[kind]) for kind in PHRASE_KINDS)
     for lang, p in yaml.safe_load(PHRASES_FILE.read_text(encoding="utf-8")).items()
 }
-SHAPES = {"tuning": "ABCD", "held-out": "EF"}
+SHAPES = {"tuning": "ABCD", "held-out": "EFG"}  # G was written after the cleaner and never tuned on
 NAMES = ["Anna Kovač", "Jonas Weber", "Mira Haddad", "Tomas Novak", "Ines Costa", "Kofi Mensah", "Lena Nilsen"]
 SHARE_LINKS = [
     ("Facebook", "https://www.facebook.com/sharer/sharer.php?u={u}"), ("X", "https://twitter.com/intent/tweet?url={u}"),
@@ -134,6 +134,18 @@ def make_page(rng: random.Random, language: str, sections: list[udhr.Section], s
             f"<div id='page'><h1>{escape(title)}</h1><div class='article-body'>{meta}{''.join(paras[:mid])}{figure}"
             f"{''.join(paras[mid:])}<p>{escape(share)}</p>{social}<h2>{escape(related)}</h2>{cards}"
             f"<div id='nl'><strong>{escape(prompt)}</strong><form><input><input type='submit' value='{escape(button)}'></form></div></div></div>"
+        )
+    elif shape == "G":
+        teasers = "".join(
+            f'<div class="teaser"><a href="{h}"><img src="/t.jpg" alt=""><span>{escape(t)}</span></a></div>'
+            for t, h in links
+        )
+        social = "".join(f'<a href="{escape(hh.format(u=url))}">{nn}</a>' for nn, hh in SHARE_LINKS[2:5])
+        main = (
+            f"<article><header><h1>{escape(title)}</h1>{meta}</header><section class='body'>{''.join(paras[:mid])}"
+            f"{figure}{''.join(paras[mid:])}<div class='tools'><em>{escape(share)}</em> {social}</div></section>"
+            f"<section class='teasers'><span class='title'>{escape(related)}</span>{teasers}</section>"
+            f"<div class='nl'><h5>{escape(prompt)}</h5><a class='btn' href='/newsletter'>{escape(button)}</a></div></article>"
         )
     else:  # F
         brs = "<br>".join(f'<a href="{h}">{escape(t)}</a>' for t, h in links)
