@@ -173,3 +173,10 @@ def test_cleaning_with_evidence_only_removes_whole_lines_and_explains_each(parts
 def test_dates_in_other_zones_still_name_their_own_day() -> None:
     utc = PUBLISHED.astimezone(UTC)
     assert is_date_line("17.11.2024", utc)
+
+
+@given(st.integers(min_value=0, max_value=9999).filter(lambda n: n not in {17, 11, 2024, 24, 21, 9, 5, 0}))
+def test_a_line_with_any_other_number_is_never_a_date_line(number: int) -> None:
+    # Every number of a date line is a part of published_at: "17 novembre 2024, 3 morts" is a sentence.
+    assert not is_date_line(f"17 novembre 2024 {number}", PUBLISHED)
+    assert not is_date_line(f"{number} 17.11.2024", PUBLISHED)
