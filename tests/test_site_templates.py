@@ -67,6 +67,34 @@ def test_both_tables_are_bounded_per_host(db: psycopg.Connection, monkeypatch: p
     assert load_templates(db, [("big.example", page_key("new"))], MIN_PAGES)["big.example"] == frozenset(repeated)
 
 
+def test_concurrent_workers_pruning_on_every_page_never_deadlock(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(site_templates, "PRUNE_EVERY", 1)
+    monkeypatch.setattr(site_templates, "MAX_LINES", 15)
+    shared = [line_hash(f"shared line {i}") for i in range(30)]
+    errors: list[BaseException] = []
+
+    def worker(offset: int) -> None:
+        try:
+            with psycopg.connect(db_url) as conn:
+                for n in range(25):
+                    keys = [*shared, *(line_hash(f"{offset} {n} {i}") for i in range(10))]
+                    with conn.transaction():
+                        record_pages(conn, [PageLines("busy.example", page_key(f"{offset}-{n}"), keys)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM site_template_lines").fetchone()
+    assert rows is not None
+    assert rows[0] <= 15 + 3 * 40  # pruned to the cap, give or take what concurrent pages added meanwhile
+
+
 def test_concurrent_workers_count_every_page_exactly_once(db_url: str) -> None:
     shared = [line_hash(f"shared line {i}") for i in range(30)]
     errors: list[BaseException] = []

@@ -57,13 +57,13 @@ def load_templates(
 
 def record_pages(conn: psycopg.Connection, pages: Sequence[PageLines]) -> int:
     """Count each page's lines for its host, once per page however often it is recorded; returns pages new."""
-    pages = [p for p in pages if p.host]
+    pages = sorted((p for p in pages if p.host), key=lambda p: (p.host, p.page_key))  # one lock order for all
     if not pages:
         return 0
     new = conn.execute(
         """
         INSERT INTO site_template_pages (host, page_key)
-        SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING RETURNING host, page_key
+        SELECT * FROM unnest(%s::text[], %s::bigint[]) ORDER BY 1, 2 ON CONFLICT DO NOTHING RETURNING host, page_key
         """,
         ([p.host for p in pages], [p.page_key for p in pages]),
     ).fetchall()
@@ -86,29 +86,38 @@ def record_pages(conn: psycopg.Connection, pages: Sequence[PageLines]) -> int:
 
 
 def prune(conn: psycopg.Connection, hosts: Sequence[str]) -> None:
-    """Keep each host's ``MAX_LINES`` most repeated (then most recent) lines and ``MAX_PAGES`` latest pages."""
+    """Keep each host's ``MAX_LINES`` most repeated (then most recent) lines and ``MAX_PAGES`` latest pages.
+
+    Rows another worker holds are skipped (``SKIP LOCKED``), never waited for: pruning runs inside the extract
+    step's transaction, and waiting there on rows a concurrent upsert holds could close a deadlock cycle."""
     conn.execute(
         """
-        DELETE FROM site_template_lines t USING (
+        WITH old AS (
             SELECT host, line_key FROM (
                 SELECT host, line_key,
                        row_number() OVER (PARTITION BY host ORDER BY pages DESC, last_seen DESC) AS rank
                 FROM site_template_lines WHERE host = ANY(%(hosts)s)
             ) ranked WHERE rank > %(max_lines)s
-        ) old
-        WHERE t.host = old.host AND t.line_key = old.line_key
+        ), locked AS (
+            SELECT t.host, t.line_key FROM site_template_lines t JOIN old USING (host, line_key)
+            FOR UPDATE OF t SKIP LOCKED
+        )
+        DELETE FROM site_template_lines t USING locked l WHERE t.host = l.host AND t.line_key = l.line_key
         """,
         {"hosts": list(hosts), "max_lines": MAX_LINES},
     )
     conn.execute(
         """
-        DELETE FROM site_template_pages p USING (
+        WITH old AS (
             SELECT host, page_key FROM (
                 SELECT host, page_key, row_number() OVER (PARTITION BY host ORDER BY recorded_at DESC) AS rank
                 FROM site_template_pages WHERE host = ANY(%(hosts)s)
             ) ranked WHERE rank > %(max_pages)s
-        ) old
-        WHERE p.host = old.host AND p.page_key = old.page_key
+        ), locked AS (
+            SELECT p.host, p.page_key FROM site_template_pages p JOIN old USING (host, page_key)
+            FOR UPDATE OF p SKIP LOCKED
+        )
+        DELETE FROM site_template_pages p USING locked l WHERE p.host = l.host AND p.page_key = l.page_key
         """,
         {"hosts": list(hosts), "max_pages": MAX_PAGES},
     )
