@@ -54,6 +54,8 @@ _HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6", "strong", "b")
 MAX_WIDGET_CHARS = 400  # a box around a form or share links holds a prompt, not an article
 MAX_BOX_EXTRA_CHARS = 100  # what a widget's box may hold besides the widget: a prompt, a label
 MAX_WIDGET_PIECES = 60  # text nodes marked of one box (a <select> of 200 countries is one widget)
+EDGE_LINES, TRAILER_LINES = 5, 25  # lines at the start and at the end where a list of links is looked for
+MAX_LINK_LINE_CHARS = 160  # a link's title, not a paragraph
 MAX_LABEL_CHARS = 40  # "Share this article": a label just before a box of share links
 
 
@@ -144,7 +146,9 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
             forms.append(element)
         elif (candidate := _edge_heading(element, edge_plain)) is not None:
             headings.append(candidate)
-    rows_by_container = _sort_links(links, lines, boxes)
+    # Lists of links only matter at the ends of the text (clean.py removes them there, line after line).
+    ends = [line for line in lines[:EDGE_LINES] + lines[-TRAILER_LINES:] if len(line) <= MAX_LINK_LINE_CHARS]
+    rows_by_container = _sort_links(links, ends, boxes)
     _box_forms(forms, boxes)
     for box, signal in boxes.items():
         signals.mark_all(box, signal)
@@ -177,12 +181,14 @@ def _sort_links(
     of links, and this loop is most of the cost of reading the signals."""
     plain = {_plain(line) for line in lines}
     rows: dict[HtmlElement, list[Row]] = {}
-    for link in links:
+    for link in links:  # the href tests come first: they need no text
         href = link.get("href")
         if not href:
             continue
         if _maybe_share(href) and _SHARE_HREF.search(href.strip()):
             boxes.setdefault(_widget_box(link), "share")
+            continue
+        if not plain:
             continue
         text = link.text if len(link) == 0 else link.text_content()
         if text and _plain(text) in plain and (row := row_of(link)) is not None:
