@@ -30,6 +30,7 @@ from workers.stages.site_template import line_hash
 # Splitting "Headline | Site" or "Headline - Site" titles: a first line equal to either part is the headline.
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—:-]\s+|\s+::\s+")
 _ANYWHERE_SIGNALS = ("share", "form", "caption")
+HEADLINE_SLACK = 1.5  # a line repeating the title may carry extra punctuation and spacing, not more words
 MIN_BESIDE_TEMPLATE_CHARS = 80  # what a page must hold besides its host's template lines for them to go
 _SENTENCE_END = (".", "!", "?", "…", ":", ";", ",", "。", "！", "？", "।", "؟", '"', "”", "»", "“")
 
@@ -68,6 +69,8 @@ def _norm(text: str) -> str:
 
 def is_headline(line: str, title: str) -> bool:
     """Whether ``line`` is the title, or the headline part of a "Headline | Site" title."""
+    if len(line) > HEADLINE_SLACK * len(title) + 10:
+        return False  # far longer than the title: a paragraph (and normalising it costs)
     target = _norm(line)
     if not target:
         return False

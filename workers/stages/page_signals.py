@@ -123,13 +123,12 @@ def read_page_signals(tree: HtmlElement | None, lines: Iterable[str] = ()) -> Pa
     them (most of a page's links are menus trafilatura already dropped), which keeps the walk cheap."""
     signals = PageSignals()
     lines = list(lines)
-    wanted = {key for line in lines if (key := line_key(line)) and len(key) <= MAX_WIDGET_CHARS}
-    if tree is None or not wanted:
-        return signals
+    if tree is None or not any(len(line) <= MAX_WIDGET_CHARS for line in lines):
+        return signals  # nothing short enough to be a widget's line
     # A heading whose list trafilatura dropped only matters at the end of the text (clean.py's trailer), and
     # only a short line without a full stop can be one: most texts end with prose, and skip this part.
     tail = [line for line in lines[-6:] if len(line) <= MAX_HEADING_CHARS and not line.rstrip().endswith(SENTENCE_ENDS)]
-    edge_headings = {line_key(line) for line in tail} & wanted
+    edge_headings = {line_key(line) for line in tail} - {""}
     edge_plain = {_plain(line) for line in tail}
     forms: list[HtmlElement] = []
     headings: list[tuple[HtmlElement | None, bool]] = []  # (heading, whether a list element follows it)
