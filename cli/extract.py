@@ -46,8 +46,9 @@ def _load(source: str) -> tuple[str, str]:
     return decode_html(body, None).text, path.resolve().as_uri()
 
 
-def _as_json(page: ExtractedPage, url: str, canonical: str | None) -> dict[str, Any]:
-    return {
+def _as_json(page: ExtractedPage, url: str, canonical: str | None, explain: bool = False) -> dict[str, Any]:
+    removed = {"removed": [{"line": r.line, "reason": r.reason} for r in page.removed]} if explain else {}
+    return removed | {
         "url": url,
         "title": page.title,
         "author": page.author,
@@ -77,6 +78,16 @@ def _show(page: ExtractedPage, url: str, canonical: str | None) -> None:
     out.print(page.text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _explain(page: ExtractedPage) -> None:
+    """Every line cleaning removed, with the rule or signal that removed it (workers/stages/clean.py)."""
+    out = Console()
+    out.rule(f"removed by cleaning: {len(page.removed)} lines")
+    table = Table("reason", "line", box=None, show_edge=False)
+    for removal in page.removed:
+        table.add_row(removal.reason, removal.line, style=None)
+    out.print(table, markup=False, highlight=False)
+
+
 def _batch(workers: int) -> None:
     from cli.extract_batch import extract_lines  # noqa: PLC0415
 
@@ -90,6 +101,7 @@ def extract(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of a report."),
     jsonl: bool = typer.Option(False, "--jsonl", help='Batch: {"id","url","html"} lines on stdin, records out.'),
     workers: int = typer.Option(os.cpu_count() or 1, "--workers", min=1, help="Processes of the --jsonl batch."),
+    explain: bool = typer.Option(False, "--explain", help="Also list each removed line and what removed it."),
 ) -> None:
     """Show how one page is cleaned, or clean a batch of pages (--jsonl)."""
     if jsonl:
@@ -108,6 +120,8 @@ def extract(
         raise CommandError(f"{source}: {exc.outcome.value}: {exc.reason}", FAILED) from exc
     canonical = page_canonical_url(html, url)
     if json_out:
-        typer.echo(json.dumps(_as_json(page, url, canonical), ensure_ascii=False))
+        typer.echo(json.dumps(_as_json(page, url, canonical, explain), ensure_ascii=False))
     else:
         _show(page, url, canonical)
+        if explain:
+            _explain(page)

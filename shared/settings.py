@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     # Enrichment
     dedup_threshold: float = _f(0.8, "Similarity from which an article is a near-duplicate (0..1].", gt=0, le=1)
-    language_min_chars: int = _f(40, "Shorter texts get language 'und' unless a page/feed hint decides.", gt=0)
+    language_min_chars: int = _f(12, "Shorter texts get language 'und' unless a page/feed hint decides.", gt=0)
     language_prefix_chars: int = _f(600, "Characters of text language detection reads (its cost grows with it).", gt=0)
 
     # Retention

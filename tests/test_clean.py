@@ -81,6 +81,19 @@ def test_strict_standalone_lines_go_from_the_middle(label: str) -> None:
     assert clean_text(f"{BODY}\n{label}\n{BODY}") == f"{BODY}\n{BODY}"
 
 
+@pytest.mark.parametrize(
+    "line", ["Partager cet article", "Partager l'article", "Condividi questo articolo", "Condividi l'articolo"]
+)
+def test_french_and_italian_share_prompts_are_edge_lines(line: str) -> None:
+    assert clean_text(f"{BODY}\n{line}") == BODY
+
+
+def test_a_known_share_line_goes_even_when_an_unknown_short_line_follows_it() -> None:
+    # Only the very last line used to be tried: "Partager" survived because a prompt no rule knows followed it.
+    text = f"{BODY}\nPartager cet article\nDeel dit artikel met je vrienden"
+    assert clean_text(text) == f"{BODY}\nDeel dit artikel met je vrienden"
+
+
 def test_edge_rules_do_not_touch_the_middle() -> None:
     text = f"{BODY}\nPartager\n{BODY}"
     assert clean_text(text) == text

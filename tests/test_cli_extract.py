@@ -47,6 +47,23 @@ def test_a_file_as_json(tmp_path: Path) -> None:
     assert record["language_hint"] == "fr"
 
 
+def test_explain_names_what_removed_each_line(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes((FIXTURES / "seed" / "seed_page_date_line.html").read_bytes())
+    record = json.loads(runner.invoke(app, [str(path), "--json", "--explain"]).stdout)
+    assert record["text"].split("\n") == EXPECTED
+    assert {(r["line"], r["reason"]) for r in record["removed"]} == {
+        ("17 novembre 2024", "date-line"),
+        ("Related News :", "signal:link-list-heading"),
+        ("Mis à jour le 17/11/2024 à 21:05", "date-line"),
+    }
+    assert "removed" not in json.loads(runner.invoke(app, [str(path), "--json"]).stdout)
+    report = runner.invoke(app, [str(path), "--explain"], terminal_width=200)
+    assert report.exit_code == 0, report.output
+    assert "removed by cleaning: 3 lines" in report.stdout
+    assert "signal:link-list-heading" in report.stdout
+
+
 def test_a_url_is_fetched_decoded_and_shown(private_hosts_allowed: None) -> None:
     with serve() as site:
         url = site.add("/monde/article", Response(SEED_HTML, headers={"Content-Type": "text/html; charset=utf-8"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import psycopg
@@ -9,7 +10,7 @@ import psycopg
 from shared.db.articles import bump_cursor
 from shared.db.dedup_index import bulk_index, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
-from workers.stages.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, sketch_text
+from workers.stages.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, indexes_as_member, sketch_text
 from workers.steps.duplicates import find_duplicate
 
 
@@ -143,3 +144,38 @@ def test_bulk_index_then_lookup_from_a_new_connection(db: psycopg.Connection, db
         match = lookup(fresh, SYNDICATED)
     assert match is not None
     assert match.original_id == ids[0]
+
+
+def _enrich_like(db: psycopg.Connection, text: str) -> tuple[int, DuplicateMatch | None]:
+    """What the enrich step does with an article's text: look it up, then index it when it is an original
+    or a clearly longer member of its story."""
+    article_id = add_article(db, text)
+    fingerprint = fingerprint_text(text)
+    match = find_duplicate(db, fingerprint, THRESHOLD, exclude_id=article_id)
+    if match is None or indexes_as_member(match, fingerprint.shingles):
+        index_article(db, article_id, fingerprint.sketch.band_keys)
+    if match is not None:
+        db.execute("UPDATE articles SET duplicate_of = %s WHERE id = %s", (match.original_id, article_id))
+    return article_id, match
+
+
+def test_a_cut_copy_arriving_first_does_not_hide_the_original_from_later_copies(db: psycopg.Connection) -> None:
+    rng = random.Random(7)
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    words = ["".join(rng.choices(syllables, k=3)) for _ in range(400)]
+    original = " ".join(words)
+    cut = " ".join(words[:230])  # the first 230 words arrive first, on another site
+    tail = " ".join(words[230:])  # a copy of the end only: nothing in common with the cut copy
+    first_id, none = _enrich_like(db, cut)
+    assert none is None
+    _, match = _enrich_like(db, original)
+    assert match is not None
+    assert match.original_id == first_id
+    assert match.longest_tokens == 230  # so the full text (400 words) is indexed beside the cut
+    _, late = _enrich_like(db, tail)
+    assert late is not None
+    assert late.original_id == first_id  # found through the full text, rooted at the first
+    # A copy no longer than what its story already has indexed is not indexed: the index does not grow per copy.
+    before = index_stats(db).articles
+    _enrich_like(db, " ".join(words[:380]))
+    assert index_stats(db).articles == before

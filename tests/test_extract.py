@@ -53,6 +53,17 @@ def test_the_seed_page_gives_the_expected_text_line_for_line(seed_page: str) -> 
     assert page_canonical_url(seed_page, SEED_URL) == SEED_URL
 
 
+def test_the_date_line_variant_of_the_seed_page_gives_the_same_text() -> None:
+    # The page also prints "17 novembre 2024" above the story and "Mis à jour le 17/11/2024 à 21:05" below it:
+    # both repeat published_at, so both go, and the reason is recorded.
+    html = (FIXTURES / "seed" / "seed_page_date_line.html").read_text(encoding="utf-8")
+    page = extract_page(html, SEED_URL)
+    assert page.text.split("\n") == (FIXTURES / "seed" / "expected.txt").read_text(encoding="utf-8").splitlines()
+    reasons = {r.line: r.reason for r in page.removed}
+    assert reasons["17 novembre 2024"] == "date-line"
+    assert reasons["Mis à jour le 17/11/2024 à 21:05"] == "date-line"
+
+
 def test_the_seed_page_keeps_no_comment_nor_related_links(seed_page: str) -> None:
     text = extract_page(seed_page, SEED_URL).text
     comments = ["escalade dangereuse", "main attachée", "Laisser un commentaire"]

@@ -73,6 +73,27 @@ def test_short_paragraphs_in_many_languages(expected: str, text: str) -> None:
     assert result.probability >= 0.8
 
 
+# One sentence each, from the UDHR (bench/data/udhr.json): short, but in one script and long enough to decide.
+ONE_SENTENCE = [
+    ("ru", "Каждый человек имеет право на образование."), ("ar", "لكل شخص الحق في حرية الرأي والتعبير."),
+    ("bg", "Всеки човек има право на гражданство."), ("af", "Elkeen het die reg tot burgerskap."),
+    ("cs", "Každý má právo na státní příslušnost."), ("ca", "Tota persona té dret a una nacionalitat."),
+    ("hi", "प्रत्येक व्यक्ति को शिक्षा का अधिकार है।"), ("nl", "Een ieder heeft recht op onderwijs."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("expected", "text"), ONE_SENTENCE)
+def test_one_sentence_is_enough_evidence(expected: str, text: str) -> None:
+    assert detect_language(text).language == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["Donald Trump", "Breaking News", "Samsung Galaxy S24", "Moskau, Berlin", "Ok. 12:30. Photo: AFP. Ok."]
+)
+def test_a_word_or_two_is_not(text: str) -> None:
+    assert detect_language(text) == LanguageResult("und", 0.0, "none")
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   \n\t ", "12345 678,90 2024-05-01", "https://example.com/news/2024/05/a-story?id=7", "info@example.com",

@@ -1,10 +1,11 @@
 """SQL for the ``dedup_bands`` table: the LSH index of original articles, and the lookups the duplicate
 decision makes over it (workers/steps/duplicates.py decides; nothing here scores text).
 
-Only originals are indexed. Every duplicate is by definition within the threshold of its original, so a new
-copy of a story finds the original itself; indexing copies too would multiply the rows (wire stories run on
-dozens of sites) and make a popular story's buckets the slowest to look up, for the rare chain of copies that
-drift from the original step by step. Such a copy becomes an original of its own.
+Originals are indexed, and of their copies only those clearly longer than every member they matched
+(workers/stages/dedup.py, ``indexes_as_member``): when a cut copy arrives before the original, the original is
+indexed beside it, so later copies are compared with the full text whatever the order. Indexing every copy would
+multiply the rows (wire stories run on dozens of sites) and make a popular story's buckets the slowest to look
+up; each indexed copy is at least 10 % longer than the last, so a story has a handful of members at most.
 """
 
 from __future__ import annotations

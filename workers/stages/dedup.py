@@ -9,6 +9,10 @@ edits (an edited word uncovers itself, not its neighbours), to cuts (measured on
 inflated by a shared template line the way a per-shingle ratio raised to 1/k would be. Short texts are scored
 on both sides (a Jaccard-like share of all words), so two briefs sharing a sign-off do not look alike.
 Scripts written without spaces (Chinese, Japanese, Thai...) are shingled by characters instead of words.
+
+Arrival order: a story is indexed by its first article and by every later copy that is clearly longer than
+the members it matched (``indexes_as_member``), and a lookup compares with every indexed member: a truncated
+copy that arrived before the original cannot make the original's later copies miss.
 """
 
 from __future__ import annotations
@@ -88,11 +92,37 @@ class Sketch:
 
 @dataclass(frozen=True)
 class DuplicateMatch:
-    """The first-seen original, and the score against the article that confirmed the match."""
+    """The first-seen original, and the score against the article that confirmed the match.
+
+    ``longest_tokens`` is the length of the longest indexed member of the story that matched: a copy longer
+    than that is indexed too (``indexes_as_member``), so the decision does not depend on arrival order."""
 
     original_id: int
     similarity: float
     exact: bool
+    longest_tokens: int = 0
+    closest: float = 1.0  # the highest similarity to any matched member of the story
+    members: int = 1  # indexed members of the story that matched
+
+
+# A near-duplicate this much longer than every member of its story that it matched is indexed as a member:
+# when a cut or an edited copy arrived first, the fuller text is what later copies must be compared with.
+# Each member is at least this much longer than the previous one, so a story has a handful at most.
+MEMBER_GROWTH = 1.1
+# Likewise a near-duplicate no member is this close to: an edited copy that arrived first is a poor stand-in
+# for the original, which later copies resemble more than they resemble it.
+MEMBER_DISTINCT_BELOW = 0.9
+MAX_MEMBERS = 4  # a story matched through this many indexed members already has enough of them
+
+
+def indexes_as_member(match: DuplicateMatch, shingles: Shingles) -> bool:
+    """Whether a near-duplicate joins the index beside its story's original (see ``MEMBER_GROWTH``)."""
+    if match.exact or match.members >= MAX_MEMBERS:
+        return False
+    if shingles.token_count >= MEMBER_GROWTH * match.longest_tokens:
+        return True
+    # A variant as long as the story's longest member (never a cut of it) that no member is close to.
+    return shingles.token_count * MEMBER_GROWTH >= match.longest_tokens and match.closest < MEMBER_DISTINCT_BELOW
 
 
 def _keep_marks(match: re.Match[str]) -> str:

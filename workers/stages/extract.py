@@ -20,8 +20,10 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
-from workers.stages.clean import clean_text
-from workers.stages.page_metadata import EntryHints, canonical_url, page_metadata
+from workers.stages.clean import Cleaned, PageContext, Removal, clean_page
+from workers.stages.page_metadata import EntryHints, PageMetadata, canonical_url, page_metadata
+from workers.stages.page_signals import read_page_signals
+from workers.stages.site_template import page_line_keys
 
 # Measured on the 200 pages of the trafilatura evaluation set (bench/extraction.py), comments excluded:
 # favor_precision lost more recall than it gained precision (F1 0.904 vs 0.919), and leaving tables out
@@ -54,6 +56,8 @@ class ExtractedPage:
     text: str
     language_hint: str | None
     extraction: Literal["fast", "full"]  # which trafilatura mode produced the text
+    removed: tuple[Removal, ...] = ()  # what cleaning dropped, and why (``newsmill extract --explain``)
+    line_keys: tuple[int, ...] = ()  # keys of trafilatura's lines, recorded for the host's template
 
 
 def _bare_extraction(tree: HtmlElement, url: str, *, fast: bool) -> Document | None:
@@ -95,8 +99,34 @@ def extract_raw(html: str, url: str, mode: ExtractMode = "auto") -> str:
     return main_text(tree, url, mode)[0] if tree is not None else ""
 
 
-def extract_page(html: str, url: str, hints: EntryHints | None = None, *, mode: ExtractMode = "auto") -> ExtractedPage:
-    """Extract and clean one article page; PermanentError(NO_CONTENT) when it holds no article text."""
+def clean_document(
+    raw_text: str, tree: HtmlElement, *, url: str, meta: PageMetadata, hints: EntryHints, template: frozenset[int]
+) -> Cleaned:
+    """trafilatura's text with boilerplate removed, on the evidence of the page's own (already parsed) tree,
+    the host's template lines and the metadata; see workers/stages/clean.py."""
+    signals = read_page_signals(tree, raw_text.splitlines())
+    context = PageContext(
+        title=meta.title, site=urlsplit(url).hostname, signals=signals, template=template,
+        published_at=meta.published_at, author=meta.author,
+    )  # fmt: skip
+    cleaned = clean_page(raw_text, context)
+    if hints.title and hints.title != meta.title:
+        again = clean_page(cleaned.text, PageContext(title=hints.title, site=context.site))
+        cleaned = Cleaned(again.text, cleaned.removed + again.removed)
+    return cleaned
+
+
+def extract_page(
+    html: str,
+    url: str,
+    hints: EntryHints | None = None,
+    *,
+    mode: ExtractMode = "auto",
+    template: frozenset[int] = frozenset(),
+) -> ExtractedPage:
+    """Extract and clean one article page; PermanentError(NO_CONTENT) when it holds no article text.
+
+    ``template`` holds the keys of lines the page's host printed on several earlier pages (a site template)."""
     hints = hints or EntryHints()
     tree = load_html(html)
     if tree is None:
@@ -105,10 +135,8 @@ def extract_page(html: str, url: str, hints: EntryHints | None = None, *, mode: 
     raw_text, used = main_text(tree, url, mode)
     if not raw_text:
         raise PermanentError(Outcome.NO_CONTENT, "trafilatura found no main text")
-    host = urlsplit(url).hostname
-    text = clean_text(raw_text, title=meta.title, site=host)
-    if hints.title and hints.title != meta.title:
-        text = clean_text(text, title=hints.title, site=host)
+    cleaned = clean_document(raw_text, tree, url=url, meta=meta, hints=hints, template=template)
+    text = cleaned.text
     if len(text) < MIN_TEXT_CHARS:
         raise PermanentError(Outcome.NO_CONTENT, f"{len(text)} characters of text after cleaning")
     return ExtractedPage(
@@ -120,6 +148,8 @@ def extract_page(html: str, url: str, hints: EntryHints | None = None, *, mode: 
         text=text,
         language_hint=meta.language_hint,
         extraction=used,
+        removed=cleaned.removed,
+        line_keys=page_line_keys(raw_text.splitlines()),
     )
 
 

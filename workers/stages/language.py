@@ -26,6 +26,13 @@ MIN_SCRIPT_SHARE = 0.6  # the leading script must hold this share of the letters
 HINT_ONLY_PROBABILITY = 0.5  # a hint with no textual support: weak, templated sites get it wrong
 KANA_SHARE_FOR_JA = 0.05  # Japanese prose is a third kana; Chinese quoting a Japanese name is not
 CJK_WEIGHT = 3  # one Han/kana/Hangul character carries about as much as three Latin letters
+# One sentence is evidence enough (bench/language.py, UDHR sentences in 55 languages: 0.99 right from 12 letters
+# on), a word or two is not: a name, a label or a brand says nothing about the language of a text.
+MIN_CHARS = 12
+MIN_WORDS = 3
+_SPACELESS = ("cjk", "thai")  # scripts written without spaces between words: their runs are not words
+_CASED = ("latin", "cyrillic", "greek")
+MIN_LOWER_WORDS = 2
 
 Source = Literal["text", "page", "feed", "none"]
 
@@ -84,7 +91,7 @@ def detect_language(
     page_hint: str | None = None,
     feed_hint: str | None = None,
     prefix_chars: int = 600,
-    min_chars: int = 40,
+    min_chars: int = MIN_CHARS,
 ) -> LanguageResult:
     """Decide the language of cleaned article text; hints help only where the text cannot decide alone."""
     hints: list[tuple[str, Source]] = []
@@ -98,7 +105,7 @@ def detect_language(
     script = _leading_script(runs)
     # Length counts every word, names included ("Samsung Galaxy и Apple iPhone подорожали" is a sentence),
     # but only the leading script's words are handed to langdetect below.
-    if script is None or _length(runs) < min_chars:
+    if script is None or _length(runs) < min_chars or _too_few_words(runs, script):
         return _hint_only(hints, script)
     if script == "cjk":
         kana, cjk = sum(map(len, runs["kana"])), sum(map(len, runs["cjk"]))
@@ -142,6 +149,21 @@ def _length(runs: dict[str, list[str]]) -> int:
         for script, found in runs.items()
         if script not in ("kana", "han")
     )
+
+
+def _too_few_words(runs: dict[str, list[str]], script: str) -> bool:
+    """Whether the text is a word or two (a name, a label, "Ok. Photo: AFP.") rather than a sentence.
+
+    Words are counted once each; in a script with case, a sentence also has lower-case words (names and
+    acronyms are capitalised), unless it is shouted in capitals throughout."""
+    if script in _SPACELESS:
+        return False
+    words = set(runs.get(script, ()))
+    if len(words) < MIN_WORDS:
+        return True
+    lower = [w for w in words if w.islower()]
+    shouted = all(w.isupper() for w in words)
+    return script in _CASED and not shouted and len(lower) < MIN_LOWER_WORDS
 
 
 def _leading_script(runs: dict[str, list[str]]) -> str | None:

@@ -1,4 +1,4 @@
-"""The duplicate decision: the same normalised text, else an indexed original confirmed by shingle similarity.
+"""The duplicate decision: the same normalised text, else an indexed member of a story confirmed by similarity.
 
 The SQL is shared/db/dedup_index.py's; the text measures are workers/stages/dedup.py's; this module puts them
 in order and resolves a match to the original it copies. A batch is decided in publication order, each text
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from shared.db import dedup_index
-from workers.stages.dedup import DuplicateMatch, Fingerprint, Shingles, score, shingle_text
+from workers.stages.dedup import DuplicateMatch, Fingerprint, Shingles, indexes_as_member, score, shingle_text
 
 
 @dataclass
@@ -29,6 +29,12 @@ class _Batch:
     shingles: dict[int, Shingles]  # stored candidates' shingles, by article id
     threshold: float
     decided: list[DuplicateMatch | None] = field(default_factory=list)
+
+    def indexed(self, position: int) -> bool:
+        """Whether the batch's text at ``position`` joins the index: an original, or a copy indexed as a member
+        of its story (workers/stages/dedup.py, ``indexes_as_member``)."""
+        match = self.decided[position]
+        return match is None or indexes_as_member(match, self.texts[position][1].shingles)
 
     def root(self, article_id: int, duplicate_of: int | None) -> int:
         return dedup_index.root_of(self.conn, article_id) if duplicate_of is not None else article_id
@@ -45,26 +51,39 @@ class _Batch:
         return None
 
     def near_match(self, position: int) -> DuplicateMatch | None:
-        """The earliest confirmed candidate: indexed originals sharing band keys, and the batch's earlier
-        originals sharing one (they are indexed in the same transaction, after this decision)."""
+        """The earliest confirmed candidate: indexed members of stories sharing band keys, and the batch's
+        earlier indexed texts sharing one (they are indexed in the same transaction, after this decision)."""
         fingerprint = self.texts[position][1]
         if not fingerprint.sketch.band_keys:
             return None
-        matches: list[tuple[int, int | None, float]] = []  # (id, duplicate_of, score)
+        matches: list[tuple[int, int | None, float, int]] = []  # (id, duplicate_of, score, its tokens)
         for candidate in self.stored[position]:
-            similarity = score(fingerprint.shingles, self.shingles[candidate.id])
+            shingles = self.shingles[candidate.id]
+            similarity = score(fingerprint.shingles, shingles)
             if similarity >= self.threshold:
-                matches.append((candidate.id, candidate.duplicate_of, similarity))
+                matches.append((candidate.id, candidate.duplicate_of, similarity, shingles.token_count))
         keys = set(fingerprint.sketch.band_keys)
         for earlier, (earlier_id, other) in enumerate(self.texts[:position]):
-            if self.decided[earlier] is None and keys.intersection(other.sketch.band_keys):
+            if self.indexed(earlier) and keys.intersection(other.sketch.band_keys):
                 similarity = score(fingerprint.shingles, other.shingles)
                 if similarity >= self.threshold:
-                    matches.append((earlier_id, None, similarity))
-        if not matches:
-            return None
-        best_id, duplicate_of, best_score = min(matches, key=lambda m: m[0])
-        return DuplicateMatch(self.root(best_id, duplicate_of), round(best_score, 4), exact=False)
+                    previous = self.decided[earlier]
+                    original = previous.original_id if previous is not None else None
+                    matches.append((earlier_id, original, similarity, other.shingles.token_count))
+        return story_match(self.conn, matches)
+
+
+def story_match(
+    conn: psycopg.Connection, matches: Sequence[tuple[int, int | None, float, int]]
+) -> DuplicateMatch | None:
+    """The story the confirmed candidates (id, duplicate_of, similarity, tokens) belong to: its first-seen
+    original, the similarity to the earliest candidate, and what ``indexes_as_member`` needs to know."""
+    if not matches:
+        return None
+    best_id, duplicate_of, best_score, _ = min(matches, key=lambda m: m[0])
+    root = dedup_index.root_of(conn, best_id) if duplicate_of is not None else best_id
+    longest, closest = max(m[3] for m in matches), max(m[2] for m in matches)
+    return DuplicateMatch(root, round(best_score, 4), False, longest, closest, members=len(matches))
 
 
 class RecentShingles:
@@ -135,8 +154,8 @@ class DuplicateFinder:
         for position, article_id in enumerate(self.ids):
             match = state.exact_match(position) or state.near_match(position)
             state.decided.append(None if match is not None and match.original_id == article_id else match)
-        for (article_id, fingerprint), match in zip(self.batch, state.decided, strict=True):
-            if match is None:  # a new original: its copies, coming next, will be scored against it
+        for position, (article_id, fingerprint) in enumerate(self.batch):
+            if state.indexed(position):  # a new member of the index: copies coming next are scored against it
                 RECENT.put(article_id, fingerprint.content_hash, fingerprint.shingles)
         return state.decided
 
@@ -162,20 +181,20 @@ class DuplicateFinder:
         return rechecked
 
     def _against(self, fingerprint: Fingerprint, recent: Sequence[dedup_index.Recent]) -> DuplicateMatch | None:
-        matches: list[tuple[int, int | None, float, bool]] = []  # (id, duplicate_of, score, exact)
+        exact = [r for r in recent if r.content_hash == fingerprint.content_hash]
+        if exact:
+            first = exact[0]  # recent comes in id order
+            root = dedup_index.root_of(self.conn, first.id) if first.duplicate_of is not None else first.id
+            return DuplicateMatch(root, 1.0, exact=True)
         keys = set(fingerprint.sketch.band_keys)
+        matches = []
         for r in recent:
-            if r.content_hash == fingerprint.content_hash:
-                matches.append((r.id, r.duplicate_of, 1.0, True))
-            elif keys.intersection(r.shared_keys):
-                similarity = score(fingerprint.shingles, self.shingles[r.id])
+            if keys.intersection(r.shared_keys):
+                shingles = self.shingles[r.id]
+                similarity = score(fingerprint.shingles, shingles)
                 if similarity >= self.threshold:
-                    matches.append((r.id, r.duplicate_of, round(similarity, 4), False))
-        if not matches:
-            return None
-        best_id, duplicate_of, similarity, exact = min(matches, key=lambda m: (not m[3], m[0]))
-        root = dedup_index.root_of(self.conn, best_id) if duplicate_of is not None else best_id
-        return DuplicateMatch(root, similarity, exact=exact)
+                    matches.append((r.id, r.duplicate_of, similarity, shingles.token_count))
+        return story_match(self.conn, matches)
 
 
 def find_duplicates(

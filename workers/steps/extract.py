@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 
-from shared.db import articles, items, pages
+from shared.db import articles, items, pages, site_templates
 from shared.db.items import Failure, ItemState
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.settings import Settings
 from workers.stages.dedup import Fingerprint, fingerprint_text
 from workers.stages.extract import EntryHints, extract_page
+from workers.stages.site_template import MIN_PAGES, host_key, page_key
 from workers.steps.handoff import Handoff, exhausted
 
 
@@ -34,6 +36,7 @@ class Extracted:
     draft: articles.ArticleDraft
     fingerprint: Fingerprint
     charset: str
+    seen: site_templates.PageLines  # its lines, for its host's template
 
 
 @dataclass
@@ -73,9 +76,11 @@ def extract_batch(
         else:
             todo.append(item)
     stored = pages.load_pages(conn, [item.id for item in todo])
+    wanted = [_page_of(item, stored[item.id]) for item in todo if item.id in stored]
+    templates = site_templates.load_templates(conn, wanted, MIN_PAGES)  # one statement for the batch's hosts
     for n, item in enumerate(todo):
         try:
-            x.done.append(_extract(item, stored.get(item.id), s))
+            x.done.append(_extract(item, stored.get(item.id), templates, s))
         except PermanentError as exc:
             x.failures.append(Failure(item.id, exc.outcome.value, exc.reason))
         except interrupt:
@@ -91,12 +96,16 @@ def extract_batch(
     return x
 
 
-def _extract(item: items.Item, page: pages.StoredPage | None, s: Settings) -> Extracted:
+def _extract(
+    item: items.Item, page: pages.StoredPage | None, templates: dict[str, frozenset[int]], s: Settings
+) -> Extracted:
     if page is None or page.body is None:
         raise PermanentError(Outcome.EMPTY, "raw page missing (pruned before extraction)")
     decoded = decode_html(page.body, page.content_type)
     hints = EntryHints(item.entry_title, item.entry_author, item.entry_published_at, item.entry_language)
-    result = extract_page(decoded.text, page.final_url, hints, mode=s.extraction_mode)
+    host, key = _page_of(item, page)
+    template = templates.get(host, frozenset())
+    result = extract_page(decoded.text, page.final_url, hints, mode=s.extraction_mode, template=template)
     fingerprint = fingerprint_text(result.text)
     draft = articles.ArticleDraft(
         item_id=item.id, feed_id=item.feed_id, url=page.final_url, canonical_url=item.canonical_url,
@@ -105,7 +114,18 @@ def _extract(item: items.Item, page: pages.StoredPage | None, s: Settings) -> Ex
         text=result.text, word_count=len(result.text.split()), content_hash=fingerprint.content_hash,
         page_language=result.language_hint,
     )  # fmt: skip
-    return Extracted(item, draft, fingerprint, f"{decoded.charset} ({decoded.source})")
+    seen = site_templates.PageLines(host, key, result.line_keys)
+    return Extracted(item, draft, fingerprint, f"{decoded.charset} ({decoded.source})", seen)
+
+
+def _page_of(item: items.Item, page: pages.StoredPage) -> tuple[str, int]:
+    """The host whose template a page belongs to, and the key that counts the page once for it."""
+    return host_key(urlsplit(page.final_url).hostname) or "", page_key(item.canonical_url or page.final_url)
+
+
+def record_templates(conn: psycopg.Connection, extracted: list[Extracted]) -> None:
+    """Count the batch's pages' lines for their hosts' templates (inside the transaction storing them)."""
+    site_templates.record_pages(conn, [e.seen for e in extracted])
 
 
 def store_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: datetime) -> Handoff:
@@ -116,6 +136,7 @@ def store_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: 
                                        now + timedelta(seconds=s.stuck_after)))  # fmt: skip
         kept = [e for e in x.done if e.item.id in moved]
         articles.upsert_drafts(conn, [e.draft for e in kept])
+        record_templates(conn, kept)
         pages.set_charsets(conn, {e.item.id: e.charset for e in kept})
     x.handoff.forward.extend(e.item.id for e in kept)
     x.handoff.count("ok", len(kept))

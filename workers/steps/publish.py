@@ -20,7 +20,7 @@ from shared.db import article_topics, articles, dedup_index
 from shared.metrics import PUBLISH_LOCK_SECONDS
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.stages.dedup import DuplicateMatch, Fingerprint, fingerprint_text
+from workers.stages.dedup import DuplicateMatch, Fingerprint, fingerprint_text, indexes_as_member
 from workers.stages.language import LanguageResult, detect_language
 from workers.stages.topics import TopicMatch, tag_article
 from workers.steps.duplicates import DuplicateFinder
@@ -106,13 +106,15 @@ def publish(
 
 
 def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
-    """Index the originals (only originals are: shared/db/dedup_index.py), drop copies from the index (a
-    re-extracted article may have become one), and store language and duplicate link."""
+    """Index the originals and the copies that join their story's members (shared/db/dedup_index.py,
+    workers/stages/dedup.py), drop the other copies from the index (a re-extracted article may have become
+    one), and store language and duplicate link."""
     pairs = list(zip(batch, matches, strict=True))
+    indexed = {e.article_id for e, m in pairs if m is None or indexes_as_member(m, e.enriched.fingerprint.shingles)}
     dedup_index.index_articles(
-        conn, {e.article_id: e.enriched.fingerprint.sketch.band_keys for e, m in pairs if m is None}
+        conn, {e.article_id: e.enriched.fingerprint.sketch.band_keys for e, _ in pairs if e.article_id in indexed}
     )
-    dedup_index.unindex_articles(conn, [e.article_id for e, m in pairs if m is not None])
+    dedup_index.unindex_articles(conn, [e.article_id for e, _ in pairs if e.article_id not in indexed])
     articles.save_enrichments(conn, {
         e.article_id: articles.Enrichment(
             language=e.enriched.language.language, language_probability=e.enriched.language.probability,
