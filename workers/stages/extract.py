@@ -33,7 +33,7 @@ INCLUDE_TABLES = True
 # The fast result is trusted unless it is shorter than this and covers less than this share of the page's
 # text: then the full cascade runs (13 of the 200 evaluation pages; F1 0.918 as the full mode, 0.912 fast).
 SUSPECT_MAX_CHARS = 1_000
-SUSPECT_PAGE_SHARE = 0.05
+SUSPECT_PAGE_SHARE = 0.07
 # With nothing else on a page trafilatura returns what it has (a menu's words); no article is this short.
 MIN_TEXT_CHARS = 25
 
