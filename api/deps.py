@@ -94,9 +94,9 @@ def _checkout(pool: ConnectionPool) -> psycopg.Connection:
         raise HTTPException(503, "database unavailable") from exc
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The request body parsed as JSON: 413 past ``max_bytes`` (checked while reading, not only from
-    Content-Length, which a client may omit or lie about), 422 when it is not UTF-8 JSON."""
+async def read_body(request: Request, max_bytes: int) -> bytearray:
+    """The request body, 413 past ``max_bytes``: checked while reading, not only from Content-Length, which a
+    client may omit or lie about."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise HTTPException(413, f"body larger than {max_bytes} bytes")
@@ -105,6 +105,12 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         body += chunk
         if len(body) > max_bytes:
             raise HTTPException(413, f"body larger than {max_bytes} bytes")
+    return body
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    """The request body parsed as JSON: 413 past ``max_bytes`` (``read_body``), 422 when it is not UTF-8 JSON."""
+    body = await read_body(request, max_bytes)
     try:
         # The C parser refuses nesting past Python's recursion limit with RecursionError; what parses is
         # then held to MAX_JSON_DEPTH, so no handler or validator recurses through an absurd structure.
@@ -150,11 +156,7 @@ async def read_form_body(request: Request, max_bytes: int) -> dict[str, list[str
     reading), 400 when it does not parse."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise HTTPException(415, "expected an application/x-www-form-urlencoded body")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise HTTPException(413, f"body larger than {max_bytes} bytes")
+    body = await read_body(request, max_bytes)
     try:
         return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -96,8 +96,10 @@ async def hub(request: Request, conn: Conn) -> Response:
     secret = _field(form, "hub.secret") or None
     if secret is not None and len(secret.encode("utf-8")) > MAX_SECRET_BYTES:
         raise HTTPException(400, "hub.secret: less than 200 bytes")
-    new = NewRequest(mode, _callback(_field(form, "hub.callback")), topic_url, fmt, slug, langs, secret,
-                     _lease(_field(form, "hub.lease_seconds")))  # fmt: skip
+    new = NewRequest(
+        callback=_callback(_field(form, "hub.callback")), topic_url=topic_url, feed_format=fmt, topic_slug=slug,
+        languages=langs, secret=secret, mode=mode, lease_seconds=_lease(_field(form, "hub.lease_seconds")),
+    )  # fmt: skip
     if mode == "subscribe" and websub.count_subscriptions(conn) >= settings.websub_max_subscriptions:
         raise HTTPException(503, "the hub is full; try again later", headers={"Retry-After": "3600"})
     websub.add_request(conn, new)

@@ -35,18 +35,28 @@ _FROM = sql.SQL("FROM newsmill.articles_published p JOIN articles a ON a.id = p.
 
 
 @dataclass(frozen=True)
-class Request:
-    """A subscriber's (un)subscription request, as received; verified by a GET to its callback."""
+class Callback:
+    """Where and what a subscriber wants: its callback URL, the feed (topic URL, format, slug, languages)."""
 
-    id: int
-    mode: str
     callback: str
     topic_url: str
     feed_format: str
     topic_slug: str | None
     languages: list[str]
     secret: str | None
+
+
+@dataclass(frozen=True)
+class NewRequest(Callback):
+    mode: str
     lease_seconds: int
+
+
+@dataclass(frozen=True)
+class Request(NewRequest):
+    """A subscriber's (un)subscription request, as received; verified by a GET to its callback."""
+
+    id: int
     state: str
     attempts: int
     error: str | None
@@ -56,14 +66,8 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Subscription:
+class Subscription(Callback):
     id: int
-    callback: str
-    topic_url: str
-    feed_format: str
-    topic_slug: str | None
-    languages: list[str]
-    secret: str | None
     expires_at: datetime
     delivery_cursor: int
     consecutive_failures: int
@@ -73,18 +77,6 @@ class Subscription:
     enqueued_until: datetime | None
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class NewRequest:
-    mode: str
-    callback: str
-    topic_url: str
-    feed_format: str
-    topic_slug: str | None
-    languages: list[str]
-    secret: str | None
-    lease_seconds: int
 
 
 def add_request(conn: psycopg.Connection, r: NewRequest) -> int:
