@@ -18,6 +18,11 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         lines.append(f"  {'newsmill fleet, first poll to last published row':52} {_f(ingest['articles_per_s']):>8}"
                      f"   ratio {_f(ingest.get('ratio_to_raw', 0), 2)}"
                      f"   ({ingest['published']} published, {ingest['duplicates']} near-duplicates)")  # fmt: skip
+        if ingest.get("fleet_wall_seconds"):
+            with_start = ingest["published"] / ingest["fleet_wall_seconds"]
+            ratio = with_start / raw["articles_per_s"] if raw and raw["articles_per_s"] else 0.0
+            lines.append(f"  {'newsmill fleet, start-up to exit (`newsmill run --until-idle`)':52} {_f(with_start):>8}"
+                         f"   ratio {_f(ratio, 2)}")  # fmt: skip
         lines.append(f"    fleet CPU per article, first poll to last row: {_f(ingest.get('cpu_ms_per_article', 0))} ms")
         cpu = ingest.get("cpu_seconds_in_window_by_role") or ingest.get("cpu_seconds_by_role", {})
         lines.append("    CPU s by process, first poll to last row: "
@@ -35,6 +40,10 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         note = row.get("skipped") or row.get("error", "")[:60]
         lines.append(f"  {row['name']:52} {_f(row['articles_per_s']):>8}   {row['articles']}/{row['pages']} articles"
                      f", CPU {_f(row['cpu_seconds'])} s {note}")  # fmt: skip
+    if ingest and r.get("peers"):
+        ahead = ", ".join(f"{row['name'].split(',')[0]} {ingest['articles_per_s'] / row['articles_per_s']:.2f}x"
+                          for row in r["peers"] if row.get("articles_per_s"))  # fmt: skip
+        lines.append(f"  newsmill fleet against each peer (first poll to last row): {ahead}")
     return lines
 
 

@@ -1,8 +1,10 @@
 """The benchmarks' fixture site: saved article pages and feeds served from a separate process on loopback.
 
 Pages come from ../shared/devdata/trafilatura-eval/pages (200 real news pages in many languages), else from
-tests/fixtures/pages (7 pages, in a fresh clone), or NEWSMILL_BENCH_PAGES_DIR. A run that
-needs more than 200 serves copy ``c`` of page ``i`` at its own URL, with one extra paragraph naming the copy
+tests/fixtures/pages (7 pages, in a fresh clone), or NEWSMILL_BENCH_PAGES_DIR; then the 7 saved pages of the
+tests (real sites outside the evaluation set) and generated pages in 19 languages (UDHR text in varied site
+templates, bench/boilerplate_pages.py): 245 originals in all with the evaluation set. A run that
+needs more than the originals serves copy ``c`` of page ``i`` at its own URL, with one extra paragraph naming the copy
 inserted after the page's longest plain paragraph (inside the extracted text on 150 of the 200 pages):
 distinct documents and URLs, the same article otherwise, like a story syndicated across sites. Near-duplicate
 detection marks such copies as duplicates; they are still extracted, enriched and published, so the work
@@ -75,8 +77,18 @@ class Site:
         return html[:at] + extra + html[at:]
 
 
-def load_originals(limit: int | None = None, directory: Path = PAGES_DIR) -> list[bytes]:
-    return [p.read_bytes() for p in sorted(directory.glob("*.html"))[:limit]]
+def load_originals(limit: int | None = None, directory: Path = PAGES_DIR, generated: int = 1) -> list[bytes]:
+    """The saved pages of ``directory``, then the test fixtures' saved pages (real sites not in the evaluation
+    set), then ``generated`` article pages per language and part built from text nobody here wrote
+    (bench/boilerplate_pages.py: UDHR articles in 19 languages, in varied site templates with trailers)."""
+    from bench.boilerplate_pages import pages as generated_pages  # noqa: PLC0415 - builds them from data
+
+    files = sorted(directory.glob("*.html"))
+    if directory != FIXTURE_PAGES:
+        files += sorted(FIXTURE_PAGES.glob("*.html"))
+    saved = [p.read_bytes() for p in files]
+    made = [page.html.encode("utf-8") for page in generated_pages(per_language=generated)] if generated else []
+    return (saved + made)[:limit]
 
 
 def article_site(pages: int, hosts: int = 10, per_feed: int = 50, originals: list[bytes] | None = None) -> Site:
