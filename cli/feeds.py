@@ -49,10 +49,11 @@ def add(urls: list[str] = typer.Argument(..., help="Feed URLs (RSS or Atom).")) 
 def import_opml(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="An OPML file.")) -> None:
     """Add every feed listed in an OPML file (feeds already present are left as they are); entries that
     cannot be feeds (not http(s), malformed) are listed as skipped."""
-    try:
-        from shared.opml import feeds_from_opml  # noqa: PLC0415 - lxml, only for this command
+    from shared.opml import feeds_from_opml  # noqa: PLC0415 - lxml, only for this command
 
-        found = feeds_from_opml(read_capped(path, get_settings().max_response_bytes))
+    limit = get_settings().max_response_bytes  # outside the try: an invalid setting is not the file's fault
+    try:
+        found = feeds_from_opml(read_capped(path, limit))
     except ValueError as exc:
         raise CommandError(f"{path}: {exc}") from exc
     for value, why in found.skipped:

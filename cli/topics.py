@@ -38,8 +38,9 @@ def load(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A t
     """Create or update the topics of a YAML file (by slug); topics not in the file are left alone."""
     import yaml  # noqa: PLC0415 - only this command reads YAML; keep it off every command's start-up
 
+    limit = get_settings().max_response_bytes  # outside the try: an invalid setting is not the file's fault
     try:
-        text = read_capped(path, get_settings().max_response_bytes).decode("utf-8")
+        text = read_capped(path, limit).decode("utf-8")
         parsed = parse_topics(load_yaml(text))  # aliases refused: a 500-byte alias bomb is a gigabyte
     except yaml.YAMLError as exc:
         raise CommandError(f"{path}: not valid YAML: {yaml_error_line(exc)}") from exc
