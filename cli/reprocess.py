@@ -10,7 +10,7 @@ from rich.console import Console
 
 from cli.durations import parse_since
 from cli.services import require_broker
-from shared.db import items
+from shared.db import reprocess as reprocessing
 from shared.db.connection import connect
 from shared.settings import get_settings
 
@@ -33,9 +33,9 @@ def reprocess(
     host = site.strip().lower().strip(".") if site else None
     if host is not None and not _HOST.match(host):
         raise typer.BadParameter(f"{site!r} is not a host name", param_hint="--site")
-    selection = items.Reprocess(parse_since(since, now), host, feed)
+    selection = reprocessing.Reprocess(parse_since(since, now), host, feed)
     with connect(s.database_url, autocommit=True) as conn:
-        counts = items.count_reprocessable(conn, selection)
+        counts = reprocessing.count_reprocessable(conn, selection)
         total = sum(counts.values())
         detail = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
         if dry_run:
@@ -46,7 +46,7 @@ def reprocess(
 
         moved, after = 0, 0
         sweep_at = now + timedelta(seconds=s.stuck_after)
-        while ids := items.reopen_for_extraction(conn, selection, after, BATCH, sweep_at):
+        while ids := reprocessing.reopen_for_extraction(conn, selection, after, BATCH, sweep_at):
             # Sent after the batch committed (autocommit: the UPDATE is its own transaction). A send that
             # fails loses nothing: the sweeper re-sends items still in `fetched` at sweep_at.
             for start in range(0, len(ids), s.extract_batch):

@@ -85,34 +85,47 @@ def insert_new_items(
     return [int(row[0]) for row in rows]
 
 
-def claim(conn: psycopg.Connection, item_id: int, state: ItemState, sweep_at: datetime) -> Item | None:
-    """Take an item that is in ``state`` for one attempt: counts the attempt (so a page that kills its
-    worker every time is recognised) and pushes the sweeper's deadline out. None if it has moved on."""
+def claim_many(conn: psycopg.Connection, item_ids: Sequence[int], state: ItemState, sweep_at: datetime) -> list[Item]:
+    """Take items that are in ``state`` for one attempt each, in one statement: counts the attempt (so a page
+    that kills its worker every time is recognised) and pushes the sweeper's deadline out. Items that moved
+    on are left out."""
     with conn.cursor(row_factory=class_row(Item)) as cur:
         return cur.execute(
             """
             UPDATE items SET attempts = attempts + 1, sweep_at = %s, retry_at = NULL
-            WHERE id = %s AND state = %s RETURNING *
+            WHERE id = ANY(%s) AND state = %s RETURNING *
             """,
-            (sweep_at, item_id, state.value),
-        ).fetchone()
+            (sweep_at, list(item_ids), state.value),
+        ).fetchall()
+
+
+def claim(conn: psycopg.Connection, item_id: int, state: ItemState, sweep_at: datetime) -> Item | None:
+    """``claim_many`` of one item: the item, or None if it has moved on."""
+    claimed = claim_many(conn, [item_id], state, sweep_at)
+    return claimed[0] if claimed else None
+
+
+def advance_many(
+    conn: psycopg.Connection, item_ids: Sequence[int], from_state: ItemState, to_state: ItemState, sweep_at: datetime
+) -> list[int]:
+    """Move items to their next state in one statement; returns the ids that moved (another delivery had
+    already moved the others)."""
+    rows = conn.execute(
+        """
+        UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
+                         sweep_at = %s, retry_at = NULL, state_changed_at = now()
+        WHERE id = ANY(%s) AND state = %s RETURNING id
+        """,
+        (to_state.value, sweep_at, sorted(item_ids), from_state.value),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
 
 
 def advance(
     conn: psycopg.Connection, item_id: int, from_state: ItemState, to_state: ItemState, sweep_at: datetime
 ) -> bool:
-    """Move an item to its next state; False if another delivery already did."""
-    return (
-        conn.execute(
-            """
-            UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
-                             sweep_at = %s, retry_at = NULL, state_changed_at = now()
-            WHERE id = %s AND state = %s
-            """,
-            (to_state.value, sweep_at, item_id, from_state.value),
-        ).rowcount
-        == 1
-    )
+    """``advance_many`` of one item: False if another delivery already moved it."""
+    return bool(advance_many(conn, [item_id], from_state, to_state, sweep_at))
 
 
 def defer(
@@ -138,45 +151,6 @@ def defer(
     )
 
 
-def fail(conn: psycopg.Connection, item_id: int, outcome: str, reason: str) -> None:
-    """End an item as failed with its reason (kept for editors and ops; never silently dropped)."""
-    conn.execute(
-        f"""
-        UPDATE items SET failed_from = state, state = 'failed', outcome = %s, last_error = %s,
-                         state_changed_at = now()
-        WHERE id = %s AND {UNFINISHED}
-        """,  # noqa: S608 - fixed text
-        (outcome, reason[:2000], item_id),
-    )
-
-
-def claim_many(conn: psycopg.Connection, item_ids: Sequence[int], state: ItemState, sweep_at: datetime) -> list[Item]:
-    """``claim`` for several items in one statement, in id order; those that moved on are left out."""
-    with conn.cursor(row_factory=class_row(Item)) as cur:
-        return cur.execute(
-            """
-            UPDATE items SET attempts = attempts + 1, sweep_at = %s
-            WHERE id = ANY(%s) AND state = %s RETURNING *
-            """,
-            (sweep_at, list(item_ids), state.value),
-        ).fetchall()
-
-
-def advance_many(
-    conn: psycopg.Connection, item_ids: Sequence[int], from_state: ItemState, to_state: ItemState, sweep_at: datetime
-) -> list[int]:
-    """``advance`` for several items in one statement; returns the ids that moved (others were done already)."""
-    rows = conn.execute(
-        """
-        UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
-                         sweep_at = %s, state_changed_at = now()
-        WHERE id = ANY(%s) AND state = %s RETURNING id
-        """,
-        (to_state.value, sweep_at, sorted(item_ids), from_state.value),
-    ).fetchall()
-    return [int(row[0]) for row in rows]
-
-
 @dataclass(frozen=True)
 class Failure:
     """An item that ends failed, with its named outcome and the reason shown to editors and ops."""
@@ -187,18 +161,22 @@ class Failure:
 
 
 def fail_many(conn: psycopg.Connection, failures: Sequence[Failure]) -> None:
-    """``fail`` for several items in one statement."""
+    """End items as failed with their reasons (kept for editors and ops; never silently dropped)."""
     if not failures:
         return
     conn.execute(
-        """
+        f"""
         UPDATE items i SET failed_from = i.state, state = 'failed', outcome = f.outcome, last_error = f.reason,
                            state_changed_at = now()
         FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS f(id, outcome, reason)
-        WHERE i.id = f.id AND i.state NOT IN ('published', 'failed')
-        """,
+        WHERE i.id = f.id AND {unfinished("i.state")}
+        """,  # noqa: S608 - fixed text
         ([f.item_id for f in failures], [f.outcome for f in failures], [f.reason[:2000] for f in failures]),
     )
+
+
+def fail(conn: psycopg.Connection, item_id: int, outcome: str, reason: str) -> None:
+    fail_many(conn, [Failure(item_id, outcome, reason)])
 
 
 def refund_attempts(conn: psycopg.Connection, item_ids: Sequence[int], sweep_at: datetime) -> None:
@@ -260,62 +238,3 @@ def count_unfinished(conn: psycopg.Connection, now: datetime, horizon: timedelta
     ).fetchone()
     assert row is not None
     return Unfinished(int(row[0]), int(row[1]), row[2])
-
-
-@dataclass(frozen=True)
-class Reprocess:
-    """Which stored pages to extract again (after a cleaning-rule change): fetched at or after ``since``,
-    optionally of one site (the page's host or a subdomain of it) or one feed."""
-
-    since: datetime
-    site: str | None = None
-    feed_id: int | None = None
-
-
-# The page's host, from its final URL (after redirects: the site whose markup the cleaning rules saw).
-_REPROCESS_WHERE = """
-    p.html_gzip IS NOT NULL AND p.fetched_at >= %(since)s
-    AND (i.state = 'published' OR (i.state = 'failed' AND i.failed_from = 'fetched'))
-    AND (%(feed)s::bigint IS NULL OR i.feed_id = %(feed)s)
-    AND (%(site)s::text IS NULL OR (
-         SELECT host = %(site)s OR host LIKE '%%.' || %(site)s
-         FROM lower(substring(p.final_url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]+)')) AS host))
-"""
-
-
-def _reprocess_params(r: Reprocess) -> dict[str, object]:
-    return {"since": r.since, "feed": r.feed_id, "site": r.site.lower().strip(".") if r.site else None}
-
-
-def count_reprocessable(conn: psycopg.Connection, r: Reprocess) -> dict[str, int]:
-    """How many items ``reopen_for_extraction`` would move, by their current state."""
-    rows = conn.execute(
-        f"SELECT i.state, count(*) FROM items i JOIN pages p ON p.item_id = i.id WHERE {_REPROCESS_WHERE} "  # noqa: S608 - fixed text
-        "GROUP BY i.state",
-        _reprocess_params(r),
-    ).fetchall()
-    return {str(state): int(n) for state, n in rows}
-
-
-def reopen_for_extraction(
-    conn: psycopg.Connection, r: Reprocess, after_id: int, limit: int, sweep_at: datetime
-) -> list[int]:
-    """Move published items, and items that failed at extraction, whose raw page is still stored back to
-    ``fetched``: the extract stage runs again, then enrich re-publishes with a new cursor. Pages by id
-    after ``after_id``, so a caller looping over batches never meets an item it already re-published.
-    If the extract message is never sent, the sweeper sends it at ``sweep_at``."""
-    rows = conn.execute(
-        f"""
-        WITH picked AS (
-            SELECT i.id FROM items i JOIN pages p ON p.item_id = i.id
-            WHERE i.id > %(after)s AND {_REPROCESS_WHERE}
-            ORDER BY i.id LIMIT %(limit)s FOR UPDATE OF i SKIP LOCKED
-        )
-        UPDATE items i SET state = 'fetched', attempts = 0, outcome = NULL, last_error = NULL,
-                           failed_from = NULL, sweep_at = %(sweep_at)s, retry_at = NULL,
-                           state_changed_at = now()
-        FROM picked WHERE i.id = picked.id RETURNING i.id
-        """,  # noqa: S608 - fixed text; every value is a parameter
-        {**_reprocess_params(r), "after": after_id, "limit": limit, "sweep_at": sweep_at},
-    ).fetchall()
-    return sorted(int(row[0]) for row in rows)
