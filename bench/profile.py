@@ -18,7 +18,7 @@ from typing import Any
 from bench.procs import _cmdline, descendants
 
 OURS = ("workers/", "shared/", "scheduler/")
-TASKS = ("extract_item ", "enrich_item ")
+TASKS = ("extract_items ", "enrich_items ", "extract_item ", "enrich_item ")
 _WAITS = ("select ", "poll ", "wait ", "epoll", "_epoll", "recv", "read ", "accept", "sleep", "_recv",
           "Connection.wait ", "Condition.wait ", "Connection._recv ")  # fmt: skip
 

@@ -62,6 +62,7 @@ def test_a_worker_on_both_queues_enriches_in_the_extract_task(
     text = log.read_text("utf-8")
     assert "newsmill.extract_items[" in text  # the worker logs the tasks it receives: the check below means something
     assert "newsmill.enrich_items[" not in text
+    assert "CPU stages warmed up" in text  # in the parent, before the pool is forked (workers/warmup.py)
     row = db.execute("SELECT language, cursor FROM articles WHERE item_id = %s", (item_id,)).fetchone()
     assert row is not None
     assert row[0] == "en"

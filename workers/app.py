@@ -27,6 +27,7 @@ def _own_metrics_dir() -> None:
 _own_metrics_dir()
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,16 @@ def _our_logging_only(**_: Any) -> None:
 
 
 @worker_init.connect
-def _refuse_unmigrated_database(**_: Any) -> None:
+def _refuse_unmigrated_database(sender: Any = None, **_: Any) -> None:
     configure_logging(get_settings())
     require_current_schema(get_settings().database_url)
+    queues = set(getattr(sender, "app", app).amqp.queues.consume_from or ())
+    if queues & {"extract", "enrich"}:  # the CPU stages: warm the parent its pool processes are forked from
+        from workers.warmup import warm_up  # noqa: PLC0415 - only CPU workers pay for it
+
+        started = time.process_time()
+        warm_up()
+        logging.getLogger(__name__).info("CPU stages warmed up", extra={"cpu_seconds": time.process_time() - started})
 
 
 @worker_ready.connect
