@@ -213,7 +213,8 @@ def check_content_type(result: FetchResult, kind: Literal["feed", "html"]) -> No
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
+    """The TLS context of every fetch, made once per process: loading the CA bundle takes about a second."""
     return httpx.create_ssl_context(trust_env=False)
 
 
@@ -227,8 +228,8 @@ class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with its connection pool rebuilt on a GuardedBackend (httpx takes no backend itself)."""
 
     def __init__(self, backend: GuardedBackend) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False, retries=0)
+        super().__init__(verify=ssl_context(), trust_env=False, retries=0)
         if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
             # Fail loudly if a new httpx stops using this attribute: the address guard would silently vanish.
             raise RuntimeError("httpx.HTTPTransport no longer keeps its pool in _pool; update _GuardedTransport")
-        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=backend, retries=0)
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context(), network_backend=backend, retries=0)

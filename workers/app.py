@@ -117,6 +117,10 @@ def _refuse_unmigrated_database(sender: Any = None, **_: Any) -> None:
     configure_logging(get_settings())
     require_current_schema(get_settings().database_url)
     queues = set(getattr(sender, "app", app).amqp.queues.consume_from or ())
+    if queues & {"feeds", "fetch", "deliver"}:  # not on the first poll: the CA bundle takes a second to load
+        from shared.http_client import ssl_context  # noqa: PLC0415
+
+        ssl_context()
     if queues & {"extract", "enrich"}:  # the CPU stages: warm the parent its pool processes are forked from
         from workers.warmup import warm_up  # noqa: PLC0415 - only CPU workers pay for it
 
