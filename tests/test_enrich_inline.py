@@ -54,7 +54,7 @@ def test_a_worker_on_both_queues_enriches_in_the_extract_task(
     log = tmp_path / "worker.log"
     with running(
         worker_argv("extract,enrich", "cpu-test", "-c", "1"),
-        fleet_env(db_url, redis_url, NEWSMILL_LOG_LEVEL="INFO"),
+        fleet_env(db_url, redis_url, NEWSMILL_LOG_LEVEL="DEBUG"),  # DEBUG: Celery's line per task received
         log,
     ):
         send_task(redis_url, "newsmill.extract_items", ([item_id],), "extract")

@@ -152,6 +152,7 @@ def extract_items(item_ids: list[int]) -> None:
         handoff = publish_extraction(conn, extraction, s, now()) if enriches_here() else (
             store_extraction(conn, extraction, s, now()))  # fmt: skip
     record("extract", handoff)
+    log.info("extracted a batch", extra={"outcomes": dict(handoff.outcomes)})
     hand_on(extract_items, handoff, s.extract_batch)
     send(enrich_items, handoff.forward, s.extract_batch)
 
@@ -167,6 +168,7 @@ def enrich_items(item_ids: list[int]) -> None:
     with stage_run("enrich", len(item_ids)), resources.connection() as conn:
         handoff = enrich_step(conn, item_ids, get_settings(), now())
     record("enrich", handoff)
+    log.info("enriched a batch", extra={"outcomes": dict(handoff.outcomes)})
     hand_on(enrich_items, handoff, get_settings().extract_batch)
 
 
