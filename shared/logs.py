@@ -42,7 +42,12 @@ class _TextFormatter(logging.Formatter):
         return f"{line} [{ids}]" if ids else line
 
 
-TASK_LIFECYCLE_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+class _RoutineTaskLines(logging.Filter):
+    """Lets Celery's "Task … succeeded" line through only when the root logs DEBUG (retries, failures stay)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        routine = isinstance(record.msg, str) and "succeeded in" in record.msg
+        return not routine or logging.getLogger().level <= logging.DEBUG
 
 
 def configure_logging(s: Settings) -> None:
@@ -50,9 +55,14 @@ def configure_logging(s: Settings) -> None:
     root = logging.getLogger()
     root.setLevel(s.log_level.upper())
     # Celery's line per task received and per task succeeded are for debugging: at INFO they cost a worker about
-    # a fifth of its CPU per message, and the steps log what happened to each item themselves.
-    for name in TASK_LIFECYCLE_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
+    # a fifth of its CPU per message, and the steps log what happened to each item themselves. Its other task
+    # lines (a retry, a failure) stay.
+    debug = root.level <= logging.DEBUG
+    # The received line is all Celery's worker strategy logs at INFO; at WARNING it skips building it at all.
+    logging.getLogger("celery.worker.strategy").setLevel(logging.DEBUG if debug else logging.WARNING)
+    trace = logging.getLogger("celery.app.trace")
+    if not any(isinstance(f, _RoutineTaskLines) for f in trace.filters):
+        trace.addFilter(_RoutineTaskLines())
     if any(getattr(h, "_newsmill", False) for h in root.handlers):
         return
     # The process's real stderr: Celery replaces sys.stderr with a proxy into logging, which would loop.
