@@ -23,14 +23,14 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.docker_engine import DockerEngine, as_root
+from tests.support.docker_engine import CACHE, DockerEngine, as_root, docker_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "tests" / "fixtures" / "compose" / "images"
-CACHE = Path(os.environ.get("NEWSMILL_COMPOSE_CACHE") or Path.home() / ".cache" / "newsmill-compose")
 # The release's own Python, the base image's: the lock's markers can depend on its exact version (redis needs
 # async-timeout below 3.11.3), so the kit is filled for it, not for whatever Python runs the tests.
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -42,9 +42,17 @@ PACKAGES = {
     "postgres": ["postgresql"],
     "redis": ["redis-server"],
 }
-# The packaged cluster would only take space: the entrypoint makes its own in the volume.
+# PostgreSQL: no packaged cluster (the entrypoint makes its own in the volume), and no JIT (LLVM is 150 MB of
+# the image; without llvmjit.so PostgreSQL turns JIT off for the session, as its docs say).
 _DROP_CLUSTERS = """pg_lsclusters -h | while read v c _; do pg_dropcluster "$v" "$c"; done"""
-_HOOKS = {"postgres": [f"chroot \"$1\" sh -c '{_DROP_CLUSTERS}'"]}
+_NO_JIT = ["/usr/lib/postgresql/*/lib/llvmjit*", "/usr/lib/postgresql/*/lib/bitcode/*", "/usr/lib/*/libLLVM*",
+           "/usr/lib/*/libz3*"]  # fmt: skip
+_OPTIONS = {
+    "postgres": [
+        f"--customize-hook=chroot \"$1\" sh -c '{_DROP_CLUSTERS}'",
+        *(f"--dpkgopt=path-exclude={path}" for path in _NO_JIT),
+    ],
+}
 _SLIM = ["--dpkgopt=path-exclude=/usr/share/" + d + "/*" for d in ("man", "doc", "locale", "info")]
 
 
@@ -103,19 +111,28 @@ def _cached(kind: str, key: str, make: Callable[[Path], None], log: Callable[[st
 
 
 def _make_rootfs(folder: Path, release: str) -> None:
-    for name, packages in PACKAGES.items():
-        argv = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(packages)}", *_SLIM]
-        argv += [f"--customize-hook={hook}" for hook in _HOOKS.get(name, [])]
-        argv += [release, str(folder / f"{name}.tar"), *map(str, apt_sources())]
-        subprocess.run(as_root(argv), check=True)
+    """One mmdebstrap run per image, in two lanes: mostly downloads and dpkg, so two overlap well without
+    taking more than the two cores of a CI machine."""
+
+    def make(names: list[str]) -> None:
+        for name in names:
+            argv = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(PACKAGES[name])}", *_SLIM]
+            argv += [*_OPTIONS.get(name, []), release, str(folder / f"{name}.tar"), *map(str, apt_sources())]
+            subprocess.run(as_root(argv), check=True)
+
+    with ThreadPoolExecutor(2) as lanes:
+        list(lanes.map(make, [["postgres"], ["python", "redis"]]))
+
+
+def _rootfs_key() -> str:
+    recipe = repr((PACKAGES, _OPTIONS, _SLIM)).encode()
+    return _digest(debian_release().encode(), recipe, *(p.read_bytes() for p in apt_sources()))
 
 
 def rootfs(log: Callable[[str], None]) -> Path:
     """The three root filesystem tarballs (python.tar, postgres.tar, redis.tar) for the host's release."""
     release = debian_release()
-    recipe = repr((PACKAGES, _HOOKS, _SLIM)).encode()
-    key = _digest(release.encode(), recipe, *(p.read_bytes() for p in apt_sources()))
-    return _cached(f"rootfs-{release}", key, lambda folder: _make_rootfs(folder, release), log)
+    return _cached(f"rootfs-{release}", _rootfs_key(), lambda folder: _make_rootfs(folder, release), log)
 
 
 def _uv_version() -> str:
@@ -164,34 +181,62 @@ def _has_pip() -> bool:
     return subprocess.run([SYSTEM_PYTHON, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
 
 
+def _wheel_kit_key() -> str:
+    inputs = [ROOT / "uv.lock", ROOT / "pyproject.toml", RECIPES / "pip"]
+    return _digest(_python_version(SYSTEM_PYTHON).encode(), _uv_version().encode(), *(p.read_bytes() for p in inputs))
+
+
 def wheel_kit(log: Callable[[str], None]) -> Path:
     """The build stage's wheels, for the host's release (its Python is the base image's)."""
-    inputs = [ROOT / "uv.lock", ROOT / "pyproject.toml", RECIPES / "pip"]
-    key = _digest(_python_version(SYSTEM_PYTHON).encode(), _uv_version().encode(), *(p.read_bytes() for p in inputs))
-    return _cached(f"wheels-{debian_release()}", key, _make_wheel_kit, log)
+    return _cached(f"wheels-{debian_release()}", _wheel_kit_key(), _make_wheel_kit, log)
 
 
 def build_images(engine: DockerEngine, log: Callable[[str], None]) -> Images:
-    """Every image the compose test runs, in ``engine``: the bases (from the cache, made if missing), then
-    the project's image from deploy/Dockerfile with no network."""
-    tars, kit = rootfs(log), wheel_kit(log)
-    began = time.monotonic()
-    tag = f"{tars.name.rsplit('-', 1)[1]}-{kit.name.rsplit('-', 1)[1]}"
+    """Every image the compose test runs, in ``engine``: the bases (kept in the engine's data root, else
+    loaded from the cache, made if missing), then the project's image from deploy/Dockerfile, offline."""
+    tag = f"{_rootfs_key()}-{_wheel_kit_key()}"
     images = Images(*(f"newsmill-test/{n}:{tag}" for n in ("python", "python-build", "postgres", "redis")),
                     newsmill="newsmill-test/newsmill:latest")  # fmt: skip
+    bases = [images.python, images.python_build, images.postgres, images.redis]
+    if all(_present(engine, image) for image in bases):
+        log("base images: in the engine already")
+    else:
+        _load_bases(engine, images, tag, log)
+    began = time.monotonic()
+    _build(engine, images.newsmill, ROOT / "deploy" / "Dockerfile", ROOT,
+           PYTHON_IMAGE=images.python, BUILD_IMAGE=images.python_build)  # fmt: skip
+    log(f"newsmill image built from deploy/Dockerfile in {time.monotonic() - began:.0f} s")
+    _drop_other_images(engine, {*bases, images.newsmill})
+    return images
+
+
+def _load_bases(engine: DockerEngine, images: Images, tag: str, log: Callable[[str], None]) -> None:
+    with ThreadPoolExecutor(2) as pool:  # the wheel kit is downloads: alongside the root filesystems
+        kit_made = pool.submit(wheel_kit, log)
+        tars, kit = rootfs(log), kit_made.result()
+    began = time.monotonic()
     for name, image in (("python", images.python), ("postgres", images.postgres), ("redis", images.redis)):
         engine.docker("import", str(tars / f"{name}.tar"), f"newsmill-test/rootfs-{name}:{tag}")
         _build(engine, image, RECIPES / f"{name}.Dockerfile", RECIPES, ROOTFS=f"newsmill-test/rootfs-{name}:{tag}")
+        engine.docker("rmi", f"newsmill-test/rootfs-{name}:{tag}")  # the image above keeps its layer
     _build(engine, images.python_build, RECIPES / "python-build.Dockerfile", kit, PYTHON_IMAGE=images.python)
     # The kit's wheels were chosen for the host's Python: the release's, the same as the base image's.
     theirs = engine.docker("run", "--rm", "--network=none", images.python, "python3", "-c", _VERSION).stdout.strip()
     assert theirs == _python_version(SYSTEM_PYTHON), f"base image's Python {theirs}, {SYSTEM_PYTHON}'s differs"
     log(f"base images loaded in {time.monotonic() - began:.0f} s")
-    began = time.monotonic()
-    _build(engine, images.newsmill, ROOT / "deploy" / "Dockerfile", ROOT,
-           PYTHON_IMAGE=images.python, BUILD_IMAGE=images.python_build)  # fmt: skip
-    log(f"newsmill image built from deploy/Dockerfile in {time.monotonic() - began:.0f} s")
-    return images
+
+
+def _present(engine: DockerEngine, image: str) -> bool:
+    probe = subprocess.run([docker_cli(), "image", "inspect", image], env=engine.env, capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def _drop_other_images(engine: DockerEngine, keep: set[str]) -> None:
+    """Earlier keys' images and the project's previous builds: the kept data root holds only this run's."""
+    listed = engine.docker("images", "--format={{.Repository}}:{{.Tag}}", "--filter=reference=newsmill-test/*")
+    if stale := [image for image in listed.stdout.split() if image not in keep]:
+        engine.docker("rmi", *stale)
+    engine.docker("image", "prune", "--force")  # untagged: what a new build replaced
 
 
 def _build(engine: DockerEngine, tag: str, dockerfile: Path, context: Path, **args: str) -> None:
