@@ -8,7 +8,8 @@ of 50 (the pages of NEWSMILL_BENCH_PAGES_DIR, copies beyond them; bench/site.py)
 - articles/s: articles published / (last one published - first item discovered), from the database;
 - CPU per article: the worker-extract containers' CPU time (from their cgroups) over the articles, and the
   whole fleet's (every container: workers, beat, api, PostgreSQL, Redis, not the site);
-- publication lock: mean wait and hold of ``newsmill_publish_lock_seconds`` on worker-enrich.
+- publication lock: mean wait and hold of ``newsmill_publish_lock_seconds`` on worker-enrich;
+- database bytes per article, by table (tables, TOAST and indexes; the small ones left out).
 
 Prints a table (docs/operations.md, "Scale-out, measured", keeps the last one) and writes JSON if asked.
 """
@@ -75,6 +76,8 @@ def measure(fleet: Fleet, pages: int, replicas: int) -> dict[str, Any]:
     span = ("SELECT count(*), extract(epoch FROM max(updated_at) - (SELECT min(created_at) FROM items)),"
             " (SELECT count(*) FROM items WHERE state = 'failed') FROM newsmill.articles_published")  # fmt: skip
     published, seconds, failed = fleet.sql(span)[0]
+    sizes = fleet.sql("SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+                      " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")  # fmt: skip
     lock = fleet.metrics("worker-enrich")
     used = {cid: after[cid] - before[cid] for cid in containers}
     extract_cpu = sum(v for cid, v in used.items() if containers[cid] == "worker-extract")
@@ -91,6 +94,7 @@ def measure(fleet: Fleet, pages: int, replicas: int) -> dict[str, Any]:
         "cpu_by_service_s": {s: round(sum(v for c, v in used.items() if containers[c] == s), 1)
                              for s in sorted(set(containers.values()))},
         "lock_wait_ms": mean("wait"), "lock_hold_ms": mean("hold"),
+        "db_bytes_per_article": {name: int(size) // int(published) for name, size in sizes if int(size) > 65536},
         "load_average": [load_before, os.getloadavg()],
     }  # fmt: skip
     log(json.dumps(result))

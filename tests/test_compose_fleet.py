@@ -14,6 +14,7 @@ takes minutes. The tests run in order on one fleet.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -116,6 +117,39 @@ def test_the_fleet_comes_up_healthy_ingests_a_site_and_reports_it(fleet: Fleet) 
     enriched = fleet.metrics("worker-enrich")['newsmill_stage_items_total{outcome="published",stage="enrich"}']
     assert enriched == len(expected)
     assert fleet.metrics("worker-feeds")['newsmill_feed_polls_total{outcome="ok"}'] >= len(feeds)
+
+
+_PROBE = """
+import socket, sys
+for ip in sys.argv[1:]:
+    try:
+        socket.create_connection((ip, 22), 3).close()
+        print(ip, "connected")
+    except ConnectionRefusedError:
+        print(ip, "refused")  # the address answered: reachable
+    except OSError:
+        print(ip, "unreachable")
+try:
+    socket.getaddrinfo("deb.debian.org", 80)
+    print("dns resolved")
+except OSError:
+    print("dns failed")
+"""
+
+
+def test_the_network_reaches_nothing_but_the_fleet(fleet: Fleet) -> None:
+    """From a container: the host's own addresses do not answer and outside names do not resolve (the
+    probe never leaves the host: the host is the only way out, and it is the one tried)."""
+    listed = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True).stdout
+    host_ips = [f.split("/")[0] for line in listed.splitlines() for f in line.split()[3:4] if not f.startswith("127.")]
+    assert host_ips
+    answers = fleet.exec("site", "python", "-c", _PROBE, *host_ips).splitlines()
+    assert answers == [*(f"{ip} unreachable" for ip in host_ips), "dns failed"]
+    # The API's port is asked for on 127.0.0.1 only (API_PUBLISH), and Docker publishes none from an
+    # internal network.
+    (api,) = fleet.service_containers("api")
+    assert {b["HostIp"] for b in api["HostConfig"]["PortBindings"]["8000/tcp"]} == {"127.0.0.1"}
+    assert not any(api["NetworkSettings"]["Ports"].values())
 
 
 def test_a_restarted_and_a_killed_worker_lose_nothing(fleet: Fleet) -> None:
