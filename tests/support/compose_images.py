@@ -205,10 +205,14 @@ def build_images(engine: DockerEngine, log: Callable[[str], None]) -> Images:
     else:
         _load_bases(engine, images, tag, log)
     began = time.monotonic()
-    _build(engine, images.newsmill, ROOT / "deploy" / "Dockerfile", ROOT,
-           PYTHON_IMAGE=images.python, BUILD_IMAGE=images.python_build)  # fmt: skip
+    # The build stage under a tag of its own first: its layers (the installed dependencies) then survive the
+    # pruning below, and the next run's build starts from them.
+    stage = "newsmill-test/newsmill-build:latest"
+    for tag, target in ((stage, ["--target=build"]), (images.newsmill, [])):
+        _build(engine, tag, ROOT / "deploy" / "Dockerfile", ROOT, *target,
+               PYTHON_IMAGE=images.python, BUILD_IMAGE=images.python_build)  # fmt: skip
     log(f"newsmill image built from deploy/Dockerfile in {time.monotonic() - began:.0f} s")
-    _drop_other_images(engine, {*bases, images.newsmill})
+    _drop_other_images(engine, {*bases, stage, images.newsmill})
     return images
 
 
@@ -234,14 +238,15 @@ def _present(engine: DockerEngine, image: str) -> bool:
 
 
 def _drop_other_images(engine: DockerEngine, keep: set[str]) -> None:
-    """Earlier keys' images and the project's previous builds: the kept data root holds only this run's."""
-    listed = engine.docker("images", "--format={{.Repository}}:{{.Tag}}", "--filter=reference=newsmill-test/*")
+    """Earlier keys' images and the project's previous builds: the kept data root holds only this run's
+    (and the layers they are made of)."""
+    listed = engine.docker("images", "--filter=dangling=false", "--format={{.Repository}}:{{.Tag}}")  # all ours
     if stale := [image for image in listed.stdout.split() if image not in keep]:
         engine.docker("rmi", *stale)
     engine.docker("image", "prune", "--force")  # untagged: what a new build replaced
 
 
-def _build(engine: DockerEngine, tag: str, dockerfile: Path, context: Path, **args: str) -> None:
+def _build(engine: DockerEngine, tag: str, dockerfile: Path, context: Path, *options: str, **args: str) -> None:
     build_args = [f"--build-arg={name}={value}" for name, value in args.items()]
-    engine.docker("build", "--network=none", "--force-rm", *build_args, f"--file={dockerfile}",
+    engine.docker("build", "--network=none", "--force-rm", *options, *build_args, f"--file={dockerfile}",
                   f"--tag={tag}", str(context), timeout=1200)  # fmt: skip

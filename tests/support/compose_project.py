@@ -12,7 +12,8 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,11 +33,12 @@ PAGES_DIR = ROOT / "tests" / "fixtures" / "pages"  # the saved pages the site se
 T = TypeVar("T")
 _GET = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())"
 
-# The test's settings, over .env.example's: the site is one private host of ours (no politeness delay, as
-# many requests as fetch threads, private addresses allowed: the network reaches nothing else), and lost work
-# is re-sent after 30 s instead of 5 min, so a killed worker's item comes back within the test.
+# The test's settings, over .env.example's: the site is one private host of ours (private addresses allowed:
+# the network reaches nothing else; as many requests at once as fetch threads), fetched at most five pages
+# a second, so that a feed of 50 is still flowing when the test kills and restarts workers; and lost work is
+# re-sent after 30 s instead of 5 min, so a killed worker's item comes back within the test.
 TEST_SETTINGS = {
-    "NEWSMILL_HOST_MIN_DELAY": "0",
+    "NEWSMILL_HOST_MIN_DELAY": "0.2",
     "NEWSMILL_HOST_MAX_CONCURRENCY": "64",
     "NEWSMILL_ALLOW_PRIVATE_HOSTS": "true",
     "NEWSMILL_STUCK_AFTER": "30",
@@ -91,9 +93,12 @@ class Fleet:
     directory: Path
     overrides: tuple[Path, ...] = (OVERRIDE,)
 
-    def compose(self, *args: str, stdin: str | None = None, timeout: float = 600) -> str:
+    def argv(self, *args: str) -> list[str]:
         files = [arg for f in (COMPOSE_FILE, *self.overrides) for arg in ("-f", str(f))]
-        argv = [*compose_command(), *files, "--project-directory", str(self.directory), *args]
+        return [*compose_command(), *files, "--project-directory", str(self.directory), *args]
+
+    def compose(self, *args: str, stdin: str | None = None, timeout: float = 600) -> str:
+        argv = self.argv(*args)
         done = subprocess.run(argv, env=self.engine.env, input=stdin, capture_output=True, text=True,
                               timeout=timeout, check=False)  # fmt: skip
         if done.returncode != 0:
@@ -107,6 +112,27 @@ class Fleet:
         """Rows of ``query``, run by psql in the postgres service (tab-separated, unaligned)."""
         out = self.exec("postgres", "psql", "-U", "newsmill", "-d", "newsmill", "-AtX", "-F", "\t", "-c", query)
         return [line.split("\t") for line in out.splitlines()]
+
+    @contextmanager
+    def holding(self, statement: str) -> Iterator[None]:
+        """A psql session in the postgres service that runs ``statement`` in a transaction and keeps the
+        transaction (and its locks) open until the block ends, then rolls back."""
+        psql = ["psql", "-U", "newsmill", "-d", "newsmill", "-AtX", "-v", "ON_ERROR_STOP=1"]
+        session = subprocess.Popen(self.argv("exec", "-T", "postgres", *psql), env=self.engine.env, text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        assert session.stdin is not None
+        assert session.stdout is not None
+        try:
+            session.stdin.write(f"BEGIN;\n{statement};\n\\echo held\n")
+            session.stdin.flush()
+            for line in session.stdout:
+                if line.strip() == "held":
+                    break
+            else:
+                raise AssertionError(f"psql ended before holding {statement!r}")
+            yield
+        finally:
+            session.communicate("ROLLBACK;\n", timeout=60)
 
     def get(self, url: str, service: str = "site", index: int = 1) -> str:
         """GET ``url`` from a container of ``service``; by default the site's: a peer on the fleet's network,
