@@ -124,7 +124,9 @@ def main() -> None:
     results = []
     with own_engine(log) as engine, tempfile.TemporaryDirectory(prefix="nmct-scale-") as directory:
         images = build_images(engine, log)
-        write_env(Path(directory) / ".env", images, args.pages, pages_dir=PAGES_DIR)
+        # No politeness delay: the test paces its one host so its feeds are still flowing when it kills a
+        # worker; here the site must not be what limits the rate.
+        write_env(Path(directory) / ".env", images, args.pages, pages_dir=PAGES_DIR, NEWSMILL_HOST_MIN_DELAY="0")
         fleet = Fleet(engine, Path(directory), overrides=(OVERRIDE, SCALE_OVERRIDE))
         try:
             for replicas in args.replicas:
