@@ -8,7 +8,8 @@ of 50 (the pages of NEWSMILL_BENCH_PAGES_DIR, copies beyond them; bench/site.py)
 - articles/s: articles published / (last one published - first item discovered), from the database;
 - CPU per article: the worker-extract containers' CPU time (from their cgroups) over the articles, and the
   whole fleet's (every container: workers, beat, api, PostgreSQL, Redis, not the site);
-- publication lock: mean wait and hold of ``newsmill_publish_lock_seconds`` on worker-enrich;
+- publication lock: mean wait and hold of ``newsmill_publish_lock_seconds`` on worker-enrich, and the articles
+  published per hold (a batch publishes together);
 - database bytes per article, by table (tables, TOAST and indexes; the small ones left out).
 
 Prints a table (docs/operations.md, "Scale-out, measured", keeps the last one) and writes JSON if asked.
@@ -94,6 +95,7 @@ def measure(fleet: Fleet, pages: int, replicas: int) -> dict[str, Any]:
         "cpu_by_service_s": {s: round(sum(v for c, v in used.items() if containers[c] == s), 1)
                              for s in sorted(set(containers.values()))},
         "lock_wait_ms": mean("wait"), "lock_hold_ms": mean("hold"),
+        "articles_per_lock": int(published) / max(lock['newsmill_publish_lock_seconds_count{phase="hold"}'], 1),
         "db_bytes_per_article": {name: int(size) // int(published) for name, size in sizes if int(size) > 65536},
         "load_average": [load_before, os.getloadavg()],
     }  # fmt: skip
@@ -104,13 +106,13 @@ def measure(fleet: Fleet, pages: int, replicas: int) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| worker-extract containers (0.5 CPU each) | articles/s | extract CPU per article | fleet CPU per article"
-        " | publication lock wait (mean) | lock hold (mean) |",
-        "|---|---|---|---|---|---|",
+        " | publication lock wait (mean) | lock hold (mean) | articles per hold |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ms = [r[k] for k in ("extract_cpu_ms_per_article", "fleet_cpu_ms_per_article", "lock_wait_ms", "lock_hold_ms")]
         cells = [str(r["extract_containers"]), f"{r['articles_per_s']:.1f}", *(f"{v:.1f} ms" for v in ms)]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([*cells, f"{r['articles_per_lock']:.1f}"]) + " |")
     return "\n".join(lines)
 
 
