@@ -27,3 +27,9 @@ test: setup services lint
 
 bench: setup services
 	$(UV) run python -m bench
+
+# The shipped deploy/compose.yaml under docker-compose, in a Docker engine of its own (installs docker.io,
+# docker-compose and mmdebstrap if missing; needs root or sudo): docs/operations.md, "The compose test".
+.PHONY: compose-test
+compose-test: setup
+	$(UV) run pytest -m compose -s --durations=0 -p no:cacheprovider tests/test_compose_fleet.py

@@ -187,16 +187,17 @@ def _child(site: Site, sockets: list[socket.socket]) -> None:
 
 
 @contextmanager
-def serve(site: Site, prepare: Callable[[Site], object] | None = None) -> Iterator[int]:
+def serve(site: Site, prepare: Callable[[Site], object] | None = None, port: int = 0) -> Iterator[int]:
     """Serve ``site`` from a forked process until the block ends; yields the server's pid.
 
-    The sockets are bound first, so ``site.ports`` is known to ``prepare`` (which adds routes naming them,
-    such as feeds) before the server process takes its copy of the routes."""
+    The sockets are bound first (on ``port``, by default any free one), so ``site.ports`` is known to
+    ``prepare`` (which adds routes naming them, such as feeds) before the server process takes its copy of
+    the routes."""
     sockets = []
     for host in site.hosts:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
+        sock.bind((host, port))
         sock.listen(4096)
         sockets.append(sock)
     site.ports = [s.getsockname()[1] for s in sockets]

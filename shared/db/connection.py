@@ -51,10 +51,17 @@ def transaction(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 def _yoyo_url(database_url: str) -> str:
+    """yoyo's URL for the database, its session pinned to the ``public`` schema (yoyo's ``schema`` argument).
+
+    Every table lives in ``public``; ``newsmill`` is the readers' schema (0004). PostgreSQL's default
+    search_path is ``"$user", public``, so for a role named ``newsmill`` (compose's) the migrations after 0004
+    and yoyo's own bookkeeping would otherwise land in the readers' schema, and the next run would find none
+    of the migrations applied."""
+    url = database_url
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
-            return "postgresql+psycopg://" + database_url[len(prefix) :]
-    return database_url
+            url = "postgresql+psycopg://" + database_url[len(prefix) :]
+    return url + ("&" if "?" in url else "?") + "schema=public"
 
 
 def pending_migrations(database_url: str) -> list[str]:
