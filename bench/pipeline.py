@@ -122,14 +122,14 @@ def run_pipeline(site: Site, feed_urls: list[str], site_pid: int, *, timeout: fl
         backends = Backends(db_url)
         roles = lambda: {"postgres": backends.pids(), "site": [site_pid], "redis": [redis_pid]}  # noqa: E731
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
+        started, started_epoch = time.perf_counter(), time.time()
         fleet = start_fleet(fleet_env(db_url, redis_url), timeout, Path(scratch) / "fleet.log")
         with Sampler(fleet.pid, roles) as sampler:
             spy = profile.attach(fleet.pid, profile_to) if profile_to else None
             code = fleet.wait()
             if spy is not None and profile_to is not None:
                 result["profile"] = profile.finish(spy, profile_to)
-        wall = time.perf_counter() - started
+        wall, ended_epoch = time.perf_counter() - started, time.time()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         backends.close()
         result["fleet_exit_code"] = code
@@ -141,6 +141,9 @@ def run_pipeline(site: Site, feed_urls: list[str], site_pid: int, *, timeout: fl
         result["memory"] = _memory(sampler)
         with psycopg.connect(db_url, autocommit=True) as conn:
             result.update(outcome_rows(conn))
+        if result["window_epoch"]:  # where the time outside the ingest window went: start-up and shutdown
+            result["startup_seconds"] = result["window_epoch"][0] - started_epoch
+            result["shutdown_seconds"] = ended_epoch - result["window_epoch"][1]
         if result["window_epoch"]:  # CPU between the first poll and the last published row: no start-up
             window = result["window_epoch"]
             result["cpu_seconds_in_window_by_role"] = sampler.cpu_by_role((window[0], window[1]))

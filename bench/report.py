@@ -22,7 +22,8 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
             with_start = ingest["published"] / ingest["fleet_wall_seconds"]
             ratio = with_start / raw["articles_per_s"] if raw and raw["articles_per_s"] else 0.0
             lines.append(f"  {'newsmill fleet, start-up to exit (`newsmill run --until-idle`)':52} {_f(with_start):>8}"
-                         f"   ratio {_f(ratio, 2)}")  # fmt: skip
+                         f"   ratio {_f(ratio, 2)}   (start to first poll {_f(ingest.get('startup_seconds', 0))} s,"
+                         f" last row to exit {_f(ingest.get('shutdown_seconds', 0))} s)")  # fmt: skip
         lines.append(f"    fleet CPU per article, first poll to last row: {_f(ingest.get('cpu_ms_per_article', 0))} ms")
         cpu = ingest.get("cpu_seconds_in_window_by_role") or ingest.get("cpu_seconds_by_role", {})
         lines.append("    CPU s by process, first poll to last row: "

@@ -105,10 +105,13 @@ def migrate(
     console.print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
 
 
-def _remaining(started: datetime, due_ids: list[int]) -> Remaining:
+def _remaining(started: datetime, due_ids: list[int], shown: list[str]) -> Remaining:
+    """What is left, printed when it changed (``shown`` holds the last line printed)."""
     with connect(get_settings().database_url, autocommit=True) as conn:
         left = remaining(conn, due_ids, started, datetime.now(UTC))
-    console.print(left.progress(), highlight=False)
+    if left.progress() not in shown:
+        console.print(left.progress(), highlight=False)
+        shown[:] = [left.progress()]
     return left
 
 
@@ -164,13 +167,15 @@ def _run_fleet(  # noqa: PLR0917 - the options of `run`, passed on
     celery_app.send_task("newsmill.dispatch_due_feeds")  # now, not at beat's first tick
     left: Remaining | None = None
 
+    shown: list[str] = []
+
     def idle() -> bool:
         nonlocal left
-        left = _remaining(started, due_ids)
+        left = _remaining(started, due_ids, shown)
         return left.pending == 0
 
-    if until_idle:
-        ok = sup.wait_until(lambda: stopping or idle(), poll_every=2.0, timeout=timeout or None)
+    if until_idle:  # checked twice a second (a few cheap counts): a run ends soon after its last article
+        ok = sup.wait_until(lambda: stopping or idle(), poll_every=0.5, timeout=timeout or None)
     else:
         ok = sup.wait_until(lambda: stopping, poll_every=1.0)
     codes = sup.stop()

@@ -9,6 +9,7 @@ repeated failure: a child that dies more than ``RestartPolicy.max_restarts`` tim
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from typing import Any
 
 from shared.backoff import exponential
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 GRACE_SECONDS = 60.0  # a warm shutdown lets running tasks finish; compose's stop_grace_period matches
 REPORT_EVERY = 30.0  # seconds between two reports of the fleet's state (for `newsmill status`)
 
@@ -89,6 +91,14 @@ def fleet(
     return children
 
 
+def _die_with_parent() -> None:
+    """In a new child, before it runs: ask Linux for SIGTERM when its parent dies. A supervisor killed outright
+    (SIGKILL, an OOM kill) would otherwise leave its workers running, consuming the queues of a fleet that is
+    gone; their warm shutdown instead finishes the task at hand and stops."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _sweep_group(pgid: int) -> None:
     """Kill whatever is left in a child's process group once the child itself has exited (a pool process
     that outlived its parent would otherwise be an orphan)."""
@@ -149,7 +159,7 @@ class Supervisor:
             # children in order, and a child's own children (the prefork pool) can be swept with it.
             self.procs[child.name] = subprocess.Popen(  # noqa: S603 - our own argv
                 child.argv, env=child_env(self.env), stdout=out, stderr=subprocess.STDOUT if out else None,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads here yet
             )  # fmt: skip
         finally:
             if out:

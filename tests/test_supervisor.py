@@ -166,3 +166,31 @@ def test_status_shows_each_supervisor_and_the_restarts_of_its_children() -> None
         "newsmill run on ingest-1 (pid 42): beat running; worker-io running, 2 restarts (last exit -9); "
         "worker-cpu given up, 5 restarts (last exit 1)\n"
     )
+
+
+# A supervisor in its own process, killed outright below: its children must not outlive it.
+ORPHANING = """
+import sys, time
+from cli.supervisor import Child, Supervisor
+sup = Supervisor([Child("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"])])
+sup.start()
+print(sup.procs["sleeper"].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_children_end_when_the_supervisor_is_killed_outright() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert supervisor.stdout is not None
+    child = int(supervisor.stdout.readline())
+    assert alive(child)
+    supervisor.kill()  # SIGKILL: no handler, no stop(); only the kernel can tell the child
+    supervisor.wait()
+    supervisor.stdout.close()
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child), "a child outlived its supervisor"
