@@ -172,7 +172,7 @@ def test_status_shows_each_supervisor_and_the_restarts_of_its_children() -> None
 ORPHANING = """
 import sys, time
 from cli.supervisor import Child, Supervisor
-sup = Supervisor([Child("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"])])
+sup = Supervisor([Child("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])])
 sup.start()
 print(sup.procs["sleeper"].pid, flush=True)
 time.sleep(600)
