@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import random
 import re
 import threading
 import time
@@ -22,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.articles import article_html, load_seed_topics, publish_page
+from harness.articles import load_seed_topics, publish_ukraine
 from shared.backoff import exponential
 from shared.db import deliveries, subscriptions
 from shared.db.published import get_published
@@ -33,21 +32,6 @@ from workers.steps import deliver
 
 HOOK_PATH = "/hooks/T0123/credential-in-path"  # like Slack's incoming-webhook URLs: must not be logged
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "subscriptions.md"
-_WORDS = ["harbour", "river", "council", "budget", "school", "bridge", "market", "winter", "museum", "railway",
-          "orchard", "festival", "ferry", "canal"]  # fmt: skip
-
-
-def ukraine_page(n: int) -> str:
-    """An English article the seed rules tag `ukraine-war`; texts differ by ``n`` so they are not duplicates."""
-    rng = random.Random(n)
-    paras = [f"Ukraine war: troops near Kharkiv held the front as soldiers reported shelling, day {n}."] + [
-        " ".join(rng.sample(_WORDS, 8)).capitalize() + f" in Kyiv, report {n}-{i}." for i in range(8)
-    ]
-    return article_html(f"Ukraine front update {n}", paras)
-
-
-def publish_ukraine(conn: psycopg.Connection, n: int, host: str = "news.example") -> int:
-    return publish_page(conn, f"http://{host}/ukraine-{n}.html", ukraine_page(n))
 
 
 @dataclass

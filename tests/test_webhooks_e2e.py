@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.articles import load_seed_topics
+from harness.articles import load_seed_topics, publish_ukraine
 from harness.fleet import ROOT, fleet_env
 from shared.db import subscriptions
 from tests.support.celery_workers import CELERY, running, wait_for, worker_argv
-from tests.test_webhooks import HOOK_PATH, Receiver, publish_ukraine, receiving
+from tests.test_webhooks import HOOK_PATH, Receiver, receiving
 
 pytestmark = pytest.mark.e2e
 
