@@ -4,6 +4,7 @@ and the extract step drops a host's template lines once it has seen them on enou
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -67,28 +68,37 @@ def test_both_tables_are_bounded_per_host(db: psycopg.Connection, monkeypatch: p
     assert load_templates(db, [("big.example", page_key("new"))], MIN_PAGES)["big.example"] == frozenset(repeated)
 
 
-def test_concurrent_workers_pruning_on_every_page_never_deadlock(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(site_templates, "PRUNE_EVERY", 1)
-    monkeypatch.setattr(site_templates, "MAX_LINES", 15)
-    shared = [line_hash(f"shared line {i}") for i in range(30)]
+def _run_at_once(work: Callable[[psycopg.Connection, int], None], workers: int, db_url: str) -> None:
+    """``work(conn, i)`` in ``workers`` threads at once, each with its own connection; any exception fails."""
     errors: list[BaseException] = []
 
-    def worker(offset: int) -> None:
+    def run(i: int) -> None:
         try:
             with psycopg.connect(db_url) as conn:
-                for n in range(25):
-                    keys = [*shared, *(line_hash(f"{offset} {n} {i}") for i in range(10))]
-                    with conn.transaction():
-                        record_pages(conn, [PageLines("busy.example", page_key(f"{offset}-{n}"), keys)])
+                work(conn, i)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_concurrent_workers_pruning_on_every_page_never_deadlock(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(site_templates, "PRUNE_EVERY", 1)
+    monkeypatch.setattr(site_templates, "MAX_LINES", 15)
+    shared = [line_hash(f"shared line {i}") for i in range(30)]
+
+    def pages(conn: psycopg.Connection, offset: int) -> None:
+        for n in range(25):
+            keys = [*shared, *(line_hash(f"{offset} {n} {i}") for i in range(10))]
+            with conn.transaction():
+                record_pages(conn, [PageLines("busy.example", page_key(f"{offset}-{n}"), keys)])
+
+    _run_at_once(pages, 3, db_url)
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT count(*) FROM site_template_lines").fetchone()
     assert rows is not None
@@ -97,27 +107,17 @@ def test_concurrent_workers_pruning_on_every_page_never_deadlock(db_url: str, mo
 
 def test_concurrent_workers_count_every_page_exactly_once(db_url: str) -> None:
     shared = [line_hash(f"shared line {i}") for i in range(30)]
-    errors: list[BaseException] = []
 
-    def worker(offset: int) -> None:
-        try:
-            with psycopg.connect(db_url) as conn:
-                for n in range(20):
-                    # Lines in opposite orders in the two workers: the upsert sorts them, so no deadlock.
-                    keys = shared if offset % 2 else list(reversed(shared))
-                    with conn.transaction():
-                        record_pages(conn, [PageLines("busy.example", page_key(f"{offset}-{n}"), keys)])
-                        # Every page also recorded by the other worker: counted once between them.
-                        record_pages(conn, [PageLines("busy.example", page_key(f"both-{n}"), keys)])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def pages(conn: psycopg.Connection, offset: int) -> None:
+        for n in range(20):
+            # Lines in opposite orders in the two workers: the upsert sorts them, so no deadlock.
+            keys = shared if offset % 2 else list(reversed(shared))
+            with conn.transaction():
+                record_pages(conn, [PageLines("busy.example", page_key(f"{offset}-{n}"), keys)])
+                # Every page also recorded by the other worker: counted once between them.
+                record_pages(conn, [PageLines("busy.example", page_key(f"both-{n}"), keys)])
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    _run_at_once(pages, 2, db_url)
     with psycopg.connect(db_url) as conn:
         counts = {row[0] for row in conn.execute("SELECT pages FROM site_template_lines").fetchall()}
     assert counts == {20 + 20 + 20}  # 20 own pages per worker, 20 shared pages counted once
