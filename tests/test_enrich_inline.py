@@ -67,6 +67,9 @@ def test_a_worker_on_both_queues_enriches_in_the_extract_task(
     assert row is not None
     assert row[0] == "en"
     assert row[1] == 1
+    # The page's lines count for its host's template, as a separate extract worker records them.
+    hosts = db.execute("SELECT host FROM site_template_pages").fetchall()
+    assert hosts == [("news.example",)]
 
 
 def test_a_worker_on_extract_alone_sends_the_article_to_the_enrich_queue(

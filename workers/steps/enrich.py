@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from shared.db import articles, items, pages, topics
+from shared.db import articles, items, topics
 from shared.db.items import Failure, ItemState
 from shared.errors import Outcome
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.steps.extract import Extraction
+from workers.steps.extract import Extraction, write_drafts
 from workers.steps.handoff import Handoff, exhausted
 from workers.steps.publish import Published, ToPublish, enrich_text, publish
 
@@ -60,16 +60,11 @@ def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now
         for e in x.done
     ]  # fmt: skip
     with conn.transaction():
-        items.fail_many(conn, x.failures)
-        moved = set(items.advance_many(conn, [e.item.id for e in x.done], ItemState.FETCHED, ItemState.PUBLISHED,
-                                       now + timedelta(seconds=s.stuck_after)))  # fmt: skip
-        kept = [(e, en) for e, en in zip(x.done, enriched, strict=True) if e.item.id in moved]
-        article_ids = articles.upsert_drafts(conn, [e.draft for e, _ in kept])
-        pages.set_charsets(conn, {e.item.id: e.charset for e, _ in kept})
-        batch = [ToPublish(article_ids[e.item.id], en) for e, en in kept]
+        kept, article_ids = write_drafts(conn, x, ItemState.PUBLISHED, now + timedelta(seconds=s.stuck_after))
+        by_item = {e.item.id: en for e, en in zip(x.done, enriched, strict=True)}
+        batch = [ToPublish(article_ids[e.item.id], by_item[e.item.id]) for e in kept]
         published = publish(conn, batch, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
-    x.handoff.count("skipped", len(x.done) - len(kept))
     _count(x.handoff, published)
     return x.handoff
 

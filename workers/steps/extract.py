@@ -123,24 +123,28 @@ def _page_of(item: items.Item, page: pages.StoredPage) -> tuple[str, int]:
     return host_key(urlsplit(page.final_url).hostname) or "", page_key(item.canonical_url or page.final_url)
 
 
-def record_templates(conn: psycopg.Connection, extracted: list[Extracted]) -> None:
-    """Count the batch's pages' lines for their hosts' templates (inside the transaction storing them)."""
-    site_templates.record_pages(conn, [e.seen for e in extracted])
+def write_drafts(
+    conn: psycopg.Connection, x: Extraction, to_state: ItemState, sweep_at: datetime
+) -> tuple[list[Extracted], dict[int, int]]:
+    """Inside the caller's transaction: record the batch's failures, move its extracted items from ``fetched``
+    to ``to_state``, and store the drafts, their pages' charsets and lines (for their hosts' templates) of
+    those that moved. Returns them, and their article ids by item id."""
+    items.fail_many(conn, x.failures)
+    moved = set(items.advance_many(conn, [e.item.id for e in x.done], ItemState.FETCHED, to_state, sweep_at))
+    kept = [e for e in x.done if e.item.id in moved]
+    article_ids = articles.upsert_drafts(conn, [e.draft for e in kept])
+    site_templates.record_pages(conn, [e.seen for e in kept])
+    pages.set_charsets(conn, {e.item.id: e.charset for e in kept})
+    x.handoff.count("skipped", len(x.done) - len(kept))
+    return kept, article_ids
 
 
 def store_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: datetime) -> Handoff:
     """Commit a batch's drafts and failures in one transaction; the extracted items move to ``extracted``."""
     with conn.transaction():
-        items.fail_many(conn, x.failures)
-        moved = set(items.advance_many(conn, [e.item.id for e in x.done], ItemState.FETCHED, ItemState.EXTRACTED,
-                                       now + timedelta(seconds=s.stuck_after)))  # fmt: skip
-        kept = [e for e in x.done if e.item.id in moved]
-        articles.upsert_drafts(conn, [e.draft for e in kept])
-        record_templates(conn, kept)
-        pages.set_charsets(conn, {e.item.id: e.charset for e in kept})
+        kept, _ = write_drafts(conn, x, ItemState.EXTRACTED, now + timedelta(seconds=s.stuck_after))
     x.handoff.forward.extend(e.item.id for e in kept)
     x.handoff.count("ok", len(kept))
-    x.handoff.count("skipped", len(x.done) - len(kept))
     return x.handoff
 
 
