@@ -20,12 +20,14 @@ _lock = threading.Lock()
 _pool: ConnectionPool | None = None
 _redis: redis.Redis | None = None
 _robots: RobotsCache | None = None
+_policy: FetchPolicy | None = None
+_gate: HostGate | None = None
 
 
 def reset() -> None:
     """Forget everything inherited from a parent process (called in each new worker process)."""
-    global _pool, _redis, _robots
-    _pool, _redis, _robots = None, None, None
+    global _pool, _redis, _robots, _policy, _gate
+    _pool, _redis, _robots, _policy, _gate = None, None, None, None, None
 
 
 def _get_pool() -> ConnectionPool:
@@ -58,12 +60,23 @@ def redis_client() -> redis.Redis:
 
 
 def fetch_policy() -> FetchPolicy:
-    return FetchPolicy.from_settings(get_settings())
+    """The process's fetch policy, built once (its allowlist is parsed from the settings)."""
+    global _policy  # noqa: PLW0603
+    with _lock:
+        if _policy is None:
+            _policy = FetchPolicy.from_settings(get_settings())
+        return _policy
 
 
 def host_gate() -> HostGate:
+    """The process's per-host limiter, built once (it registers its Redis scripts)."""
+    global _gate  # noqa: PLW0603
     s = get_settings()
-    return HostGate(redis_client(), s.host_min_delay, s.host_max_concurrency, max_penalty=s.max_server_delay)
+    client = redis_client()
+    with _lock:
+        if _gate is None:
+            _gate = HostGate(client, s.host_min_delay, s.host_max_concurrency, max_penalty=s.max_server_delay)
+        return _gate
 
 
 def feed_fetcher(url: str, headers: Mapping[str, str]) -> FetchResult:

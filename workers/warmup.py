@@ -2,14 +2,12 @@
 
 Celery's prefork pool forks its processes from the parent, and forks them again when one is replaced (after
 ``NEWSMILL_WORKER_MAX_TASKS_PER_CHILD`` tasks or its memory limit): whatever the parent built is shared,
-copy-on-write. Each of these costs a tenth to a third of a CPU second: the character classes of combining
-marks (topics and dedup scan 200,000 code points for them), langdetect's profiles, trafilatura's first call.
+copy-on-write. Each of these costs a tenth to a third of a CPU second: langdetect's profiles, trafilatura's
+first call (lxml's classes, its compiled expressions).
 """
 
 from __future__ import annotations
 
-from shared.topic_rules import fold
-from workers.stages.dedup import fingerprint_text
 from workers.stages.extract import extract_page
 from workers.stages.language import detect_language
 
@@ -17,9 +15,7 @@ SAMPLE = "<html lang='fr'><body><article><h1>Budget</h1>" + "<p>Le conseil munic
 
 
 def warm_up() -> None:
-    page = extract_page(SAMPLE + "</article></body></html>", "https://warm.example/up")
-    fold("Crédit à l’été")
-    fingerprint_text(page.text + " \u0915\u093e")  # a mark, so the mark-preserving path is built too
+    extract_page(SAMPLE + "</article></body></html>", "https://warm.example/up")
     for sentence in ("Le conseil a voté.", "Совет проголосовал за бюджет.", "Το συμβούλιο ψήφισε.",
                      "مجلس المدينة صوت على الميزانية", "नगर परिषद ने बजट पर मतदान किया"):  # fmt: skip
         detect_language(sentence * 3)
