@@ -18,20 +18,25 @@ MIN_PAGES = 3  # earlier pages of the host holding the line; two stories quoting
 MIN_KEY_CHARS = 2  # a key of one character ("-", "|") is no line
 
 
+def _key64(text: str) -> int:
+    """A signed 64-bit hash of ``text``: fits a bigint column."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def line_hash(line: str) -> int:
     """The signed 64-bit key of a line (bigint-sized), equal for lines differing in case or spacing only."""
-    digest = hashlib.blake2b(line_key(line).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _key64(line_key(line))
 
 
 def page_key(url: str) -> int:
     """The signed 64-bit key of a page (its URL): a page re-extracted or retried is counted once."""
-    return int.from_bytes(hashlib.blake2b(url.encode(), digest_size=8).digest(), "big", signed=True)
+    return _key64(url)
 
 
 def page_line_keys(lines: Iterable[str]) -> tuple[int, ...]:
     """The distinct keys of a page's lines, in a stable (sorted) order: what is recorded for its host."""
-    return tuple(sorted({line_hash(line) for line in lines if len(line_key(line)) >= MIN_KEY_CHARS}))
+    keys = (line_key(line) for line in lines)
+    return tuple(sorted({_key64(key) for key in keys if len(key) >= MIN_KEY_CHARS}))
 
 
 def host_key(host: str | None) -> str | None:

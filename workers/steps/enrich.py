@@ -54,9 +54,10 @@ def _count(handoff: Handoff, published: Published) -> None:
 def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: datetime) -> Handoff:
     """Enrich a freshly extracted batch and publish it, drafts included, in one transaction."""
     rules = TOPICS.current(conn)
+    topic_rules = [t for _, t in rules]
     enriched = [
         enrich_text(e.draft.title, e.draft.text, page_language=e.draft.page_language,
-                    entry_language=e.item.entry_language, rules=[t for _, t in rules], s=s, fingerprint=e.fingerprint)
+                    entry_language=e.item.entry_language, rules=topic_rules, s=s, fingerprint=e.fingerprint)
         for e in x.done
     ]  # fmt: skip
     with conn.transaction():
@@ -85,17 +86,12 @@ def enrich_step(conn: psycopg.Connection, item_ids: list[int], s: Settings, now:
         else:
             todo.append((item, stored[item.id]))
     rules = TOPICS.current(conn)
+    topic_rules = [t for _, t in rules]
     enriched = [
-        enrich_text(
-            a.title,
-            a.text,
-            page_language=a.page_language,
-            entry_language=item.entry_language,
-            rules=[t for _, t in rules],
-            s=s,
-        )
+        enrich_text(a.title, a.text, page_language=a.page_language, entry_language=item.entry_language,
+                    rules=topic_rules, s=s)
         for item, a in todo
-    ]
+    ]  # fmt: skip
     with conn.transaction():
         items.fail_many(conn, failures)
         moved = set(items.advance_many(conn, [item.id for item, _ in todo], ItemState.EXTRACTED,

@@ -76,11 +76,12 @@ def extract_batch(
         else:
             todo.append(item)
     stored = pages.load_pages(conn, [item.id for item in todo])
-    wanted = [_page_of(item, stored[item.id]) for item in todo if item.id in stored]
-    templates = site_templates.load_templates(conn, wanted, MIN_PAGES)  # one statement for the batch's hosts
+    page_of = {item.id: _page_of(item, stored[item.id]) for item in todo if item.id in stored}
+    # One statement for the batch's hosts (none when no page is left to extract).
+    templates = site_templates.load_templates(conn, list(page_of.values()), MIN_PAGES) if page_of else {}
     for n, item in enumerate(todo):
         try:
-            x.done.append(_extract(item, stored.get(item.id), templates, s))
+            x.done.append(_extract(item, stored.get(item.id), page_of.get(item.id), templates, s))
         except PermanentError as exc:
             x.failures.append(Failure(item.id, exc.outcome.value, exc.reason))
         except interrupt:
@@ -97,13 +98,17 @@ def extract_batch(
 
 
 def _extract(
-    item: items.Item, page: pages.StoredPage | None, templates: dict[str, frozenset[int]], s: Settings
+    item: items.Item,
+    page: pages.StoredPage | None,
+    page_of: tuple[str, int] | None,
+    templates: dict[str, frozenset[int]],
+    s: Settings,
 ) -> Extracted:
-    if page is None or page.body is None:
+    if page is None or page.body is None or page_of is None:
         raise PermanentError(Outcome.EMPTY, "raw page missing (pruned before extraction)")
     decoded = decode_html(page.body, page.content_type)
     hints = EntryHints(item.entry_title, item.entry_author, item.entry_published_at, item.entry_language)
-    host, key = _page_of(item, page)
+    host, key = page_of
     template = templates.get(host, frozenset())
     result = extract_page(decoded.text, page.final_url, hints, mode=s.extraction_mode, template=template)
     fingerprint = fingerprint_text(result.text)
