@@ -105,20 +105,11 @@ def get_article(conn: psycopg.Connection, article_id: int) -> Article | None:
         return cur.execute("SELECT * FROM articles WHERE id = %s", (article_id,)).fetchone()
 
 
-def get_article_by_item(conn: psycopg.Connection, item_id: int) -> Article | None:
-    with conn.cursor(row_factory=class_row(Article)) as cur:
-        return cur.execute("SELECT * FROM articles WHERE item_id = %s", (item_id,)).fetchone()
-
-
 def get_articles_by_items(conn: psycopg.Connection, item_ids: Sequence[int]) -> dict[int, Article]:
     """The articles of several items, by item id (items without one are absent)."""
     with conn.cursor(row_factory=class_row(Article)) as cur:
         rows = cur.execute("SELECT * FROM articles WHERE item_id = ANY(%s)", (list(item_ids),)).fetchall()
     return {row.item_id: row for row in rows}
-
-
-def save_enrichment(conn: psycopg.Connection, article_id: int, e: Enrichment) -> None:
-    save_enrichments(conn, {article_id: e})
 
 
 def save_enrichments(conn: psycopg.Connection, enrichments: Mapping[int, Enrichment]) -> None:

@@ -24,29 +24,10 @@ MAX_HOPS = 8  # duplicate_of always names a root, so chains are one hop; this on
 
 
 @dataclass(frozen=True)
-class Candidate:
-    id: int
-    text: str
-    duplicate_of: int | None
-    hits: int
-
-
-@dataclass(frozen=True)
 class IndexStats:
     rows: int
     articles: int
     total_bytes: int
-
-
-def first_with_hash(
-    conn: psycopg.Connection, content_hash: str, exclude_id: int | None
-) -> tuple[int, int | None] | None:
-    """The first-stored article with exactly this normalised text (other than ``exclude_id``): (id, duplicate_of)."""
-    row = conn.execute(
-        "SELECT id, duplicate_of FROM articles WHERE content_hash = %s AND id IS DISTINCT FROM %s ORDER BY id LIMIT 1",
-        (content_hash, exclude_id),
-    ).fetchone()
-    return (int(row[0]), row[1]) if row is not None else None
 
 
 def first_with_hashes(
@@ -79,7 +60,8 @@ class BatchCandidate:
 def candidates_for_batch(
     conn: psycopg.Connection, keys_by_position: Sequence[Sequence[int]], exclude_ids: Sequence[int]
 ) -> list[BatchCandidate]:
-    """``candidates`` for every text of a batch, in one statement."""
+    """Indexed originals sharing band keys with each text of a batch, most shared first, bounded per key and
+    in all, in one statement."""
     positions = [p for p, keys in enumerate(keys_by_position) for _ in keys]
     keys = [k for ks in keys_by_position for k in ks]
     if not keys:
@@ -151,29 +133,6 @@ def texts_of(conn: psycopg.Connection, article_ids: Collection[int]) -> dict[int
     return {int(i): str(t) for i, t in rows}
 
 
-def candidates(conn: psycopg.Connection, keys: Sequence[int], exclude_id: int | None) -> list[Candidate]:
-    """Indexed originals sharing band keys with ``keys``, most shared first, bounded per key and in all."""
-    with conn.cursor(row_factory=class_row(Candidate)) as cur:
-        return cur.execute(
-            """
-            WITH hits AS (
-                SELECT c.article_id, count(*) AS hits
-                FROM unnest(%(keys)s::bigint[]) AS k(band_key)
-                CROSS JOIN LATERAL (
-                    SELECT b.article_id FROM dedup_bands b
-                    WHERE b.band_key = k.band_key AND b.article_id IS DISTINCT FROM %(exclude)s
-                    ORDER BY b.article_id LIMIT %(per_key)s
-                ) c
-                GROUP BY c.article_id
-                ORDER BY hits DESC, c.article_id
-                LIMIT %(limit)s
-            )
-            SELECT a.id, a.text, a.duplicate_of, h.hits FROM hits h JOIN articles a ON a.id = h.article_id
-            """,
-            {"keys": list(keys), "exclude": exclude_id, "per_key": MAX_PER_KEY, "limit": MAX_CANDIDATES},
-        ).fetchall()
-
-
 def root_of(conn: psycopg.Connection, article_id: int) -> int:
     """The end of the duplicate_of chain starting at ``article_id``."""
     row = conn.execute(
@@ -193,21 +152,11 @@ def root_of(conn: psycopg.Connection, article_id: int) -> int:
 
 def index_article(conn: psycopg.Connection, article_id: int, band_keys: Sequence[int]) -> None:
     """Make the article's band keys exactly ``band_keys``: twice is once, and re-extracted text moves."""
-    conn.execute(
-        "DELETE FROM dedup_bands WHERE article_id = %s AND band_key <> ALL(%s::bigint[])",
-        (article_id, list(band_keys)),
-    )
-    conn.execute(
-        """
-        INSERT INTO dedup_bands (band_key, article_id) SELECT unnest(%s::bigint[]), %s
-        ON CONFLICT DO NOTHING
-        """,
-        (list(band_keys), article_id),
-    )
+    index_articles(conn, {article_id: band_keys})
 
 
 def index_articles(conn: psycopg.Connection, band_keys: Mapping[int, Sequence[int]]) -> None:
-    """``index_article`` for several articles (article id -> band keys), in two statements."""
+    """Make each article's band keys exactly its ``band_keys`` (article id -> keys), in two statements."""
     if not band_keys:
         return
     ids = sorted(band_keys)

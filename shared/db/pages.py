@@ -65,10 +65,6 @@ def load_pages(conn: psycopg.Connection, item_ids: Sequence[int]) -> dict[int, S
     }
 
 
-def set_charset(conn: psycopg.Connection, item_id: int, charset: str) -> None:
-    set_charsets(conn, {item_id: charset})
-
-
 def set_charsets(conn: psycopg.Connection, charsets: Mapping[int, str]) -> None:
     """Record how each page was decoded ("utf-8 (header)"), in one statement."""
     if charsets:

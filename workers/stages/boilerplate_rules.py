@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from workers.stages.site_template import host_key
+
 RULES_FILE = "boilerplate.yaml"
 
 
@@ -87,9 +89,9 @@ def load_rules(site: str | None = None) -> Rules:
 
 def site_key(host: str | None) -> str | None:
     """The ``sites`` key that applies to ``host`` (the host itself or a parent domain), if any."""
+    host = host_key(host)
     if not host:
         return None
-    host = host.lower().split(":")[0].removeprefix("www.")
     sites = _raw_rules().get("sites", {})
     labels = host.split(".")
     for i in range(len(labels) - 1):

@@ -13,11 +13,10 @@ from typing import Literal
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
-from shared.languages import normalise_language
+from shared.languages import UNDETERMINED, normalise_language
 
 log = logging.getLogger(__name__)
 
-UNDETERMINED = "und"
 SEED = 0  # langdetect samples n-grams at random; a fixed seed makes every answer repeatable
 CONFIDENT = 0.8  # below this, a hint that agrees with a runner-up candidate decides
 HINT_AGREES = 0.1  # a candidate this likely counts as "one of the top" (langdetect's own reporting floor)
