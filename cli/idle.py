@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from shared.db import feeds, items
+from shared.errors import Outcome
 
 # Work due within this is waited for; work deferred further is reported instead. The same two minutes as
 # workers.steps.handoff.MAX_COUNTDOWN (a test keeps them equal): whatever is re-sent by a countdown message
@@ -15,7 +16,6 @@ from shared.db import feeds, items
 HORIZON = timedelta(seconds=120)
 # `--until-idle` exit status when only work waiting out a backoff is left (0: nothing left, 1: gave up).
 EXIT_WAITING = 3
-_BUSY = "host_busy"  # shared.errors.Outcome.HOST_BUSY: a poll its host's limiter deferred
 
 
 @dataclass(frozen=True)
@@ -50,5 +50,5 @@ class Remaining:
 
 def remaining(conn: psycopg.Connection, due_ids: list[int], started: datetime, now: datetime) -> Remaining:
     """What is left of a run that started at ``started`` with the feeds ``due_ids`` due."""
-    unpolled = feeds.count_unpolled(conn, due_ids, started, now=now, horizon=HORIZON, busy=_BUSY)
+    unpolled = feeds.count_unpolled(conn, due_ids, started, now=now, horizon=HORIZON, busy=Outcome.HOST_BUSY.value)
     return Remaining(unpolled, items.count_unfinished(conn, now, HORIZON))

@@ -8,8 +8,10 @@ withdrawn codes ("iw") and English language names ("English", as some feeds writ
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import langcodes
+if TYPE_CHECKING:
+    import langcodes
 
 UNDETERMINED = "und"
 # Norwegian Bokmål and Nynorsk are both written Norwegian, which language detection knows only as the
@@ -27,6 +29,8 @@ def normalise_language(value: str | None) -> str | None:
     first = value.split(",")[0].split(";")[0].strip()
     if not first or len(first) > MAX_TAG_CHARS:
         return None
+    import langcodes  # noqa: PLC0415 - ~35 ms to import; every command loads this module, few use it
+
     language: langcodes.Language | None
     try:
         language = langcodes.Language.get(first.replace("_", "-"), normalize=True)
@@ -42,6 +46,8 @@ def normalise_language(value: str | None) -> str | None:
 
 def _by_name(name: str) -> langcodes.Language | None:
     """A language named in English or in itself ("English", "Français"); None when the words name none."""
+    import langcodes  # noqa: PLC0415 - see normalise_language
+
     if not all(part.isalpha() for part in name.split()):
         return None
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urldefrag, urlsplit, urlunsplit
 
-from courlan import normalize_url
-
 # Longest feed URL accepted from a user (CLI, API, OPML): what servers and browsers reliably handle.
 MAX_FEED_URL = 2_048
 
@@ -14,6 +12,8 @@ MAX_FEED_URL = 2_048
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, default port dropped, query sorted, tracking parameters
     (utm_*, fbclid, gclid, ...) and the fragment removed. Idempotent."""
+    from courlan import normalize_url  # noqa: PLC0415 - ~70 ms to import; most commands never canonicalise
+
     try:
         normalised = normalize_url(url.strip())
     except ValueError:
