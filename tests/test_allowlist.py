@@ -59,8 +59,11 @@ def test_a_bad_allowlist_stops_the_process_at_start() -> None:
     assert [str(r) for r in parse_allowlist("10.0.0.0/8, ,127.0.0.1:80")] == ["10.0.0.0/8", "127.0.0.1/32:80"]
 
 
+# Networks of every prefix length, not only single addresses.
 @given(
-    st.ip_addresses().map(ipaddress.ip_network),
+    st.tuples(st.ip_addresses(), st.integers(0, 128)).map(
+        lambda a: ipaddress.ip_network((a[0], min(a[1], a[0].max_prefixlen)), strict=False)
+    ),
     st.integers(1, 65535),
     st.integers(0, 1000),
 )

@@ -23,7 +23,8 @@ def test_every_spelling_of_a_language_is_one_code(value: str | None, expected: s
     assert normalise_language(value) == expected
 
 
-@given(st.text(max_size=30))
+# Random text seldom names a language: real spellings are mixed in, so the idempotence check runs.
+@given(st.text(max_size=30) | st.sampled_from(["fr-FR", "fra", "nb-NO", "English", "zh-Hant-TW", "pt_BR", "iw"]))
 def test_normalising_is_idempotent_and_never_raises(value: str) -> None:
     code = normalise_language(value)
     if code is not None:

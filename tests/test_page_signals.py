@@ -170,9 +170,9 @@ def test_cleaning_with_evidence_only_removes_whole_lines_and_explains_each(parts
     assert clean_page(cleaned.text, context).text == cleaned.text  # idempotent
 
 
-def test_dates_in_other_zones_still_name_their_own_day() -> None:
-    utc = PUBLISHED.astimezone(UTC)
-    assert is_date_line("17.11.2024", utc)
+def test_a_date_line_is_read_in_the_zone_published_at_is_given_in() -> None:
+    assert is_date_line("17.11.2024 21:05", PUBLISHED)  # the page's own zone, as its metadata gives it
+    assert not is_date_line("17.11.2024 21:05", PUBLISHED.astimezone(UTC))  # 20:05 in UTC: another time
 
 
 @given(st.integers(min_value=0, max_value=9999).filter(lambda n: n not in {17, 11, 2024, 24, 21, 9, 5, 0}))

@@ -120,7 +120,7 @@ def test_feeds_add_refuses_every_bad_url_in_one_line_each_and_adds_nothing(
 
 def test_feeds_add_accepts_and_normalises_upper_case(cli: CliRunner, db: psycopg.Connection) -> None:
     result = _invoke(cli, "feeds", "add", "HTTP://Example.COM/Feed")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stderr
     assert db.execute("SELECT url FROM feeds").fetchall() == [("http://example.com/Feed",)]
 
 
@@ -134,7 +134,7 @@ def test_opml_import_reports_what_it_skips(cli: CliRunner, db: psycopg.Connectio
     path = tmp_path / "feeds.opml"
     path.write_bytes(hostile_opml())
     result = _invoke(cli, "feeds", "import", str(path))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stderr
     assert [line.split(":", 1)[0] for line in result.stderr.splitlines()] == ["skipped"] * 6
     assert "2 feeds in feeds.opml: 2 added, 0 already present, 6 entries skipped" in result.stdout
     assert db.execute("SELECT count(*) FROM feeds").fetchone() == (2,)
