@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from contextlib import contextmanager
 from redis import Redis
 
 from shared.errors import Outcome, TransientError
+from shared.server_hints import clamp
 
 KEY_PREFIX = "newsmill:host:"
 
@@ -99,7 +99,7 @@ class HostGate:
     def penalise(self, host: str, seconds: float) -> float:
         """Refuse ``host`` for ``seconds`` (after a 429 or 503), at most ``max_penalty``, unless a longer
         penalty already runs; returns the seconds applied."""
-        seconds = 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), self.max_penalty)
+        seconds = clamp(seconds, self.max_penalty) or 0.0  # NaN is no penalty
         if seconds > 0:
             self._penalise(keys=[self.keys(host)[2]], args=[_ms(seconds)])
         return seconds

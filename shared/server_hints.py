@@ -2,8 +2,9 @@
 
 Whatever the server writes, a hint here is None or a finite number of seconds in [0, CEILING]: a year of
 seconds, a date in year 9999, twenty nines or five thousand digits never become an overflow, a Redis
-error or a host blocked for a year. Each consumer then clamps the hint to its own setting with ``clamp``
-(the host penalty to NEWSMILL_MAX_SERVER_DELAY, a feed's next poll to NEWSMILL_POLL_MAX_INTERVAL).
+error or a host blocked for a year. Each consumer then caps the hint at its own setting (the host penalty at
+NEWSMILL_MAX_SERVER_DELAY with ``clamp``; a feed's next poll at NEWSMILL_POLL_MAX_INTERVAL, an item's retry
+and a busy host's wait with floors of their own).
 """
 
 from __future__ import annotations
