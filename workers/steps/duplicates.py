@@ -37,7 +37,7 @@ class _Batch:
         return match is None or indexes_as_member(match, self.texts[position][1].shingles)
 
     def root(self, article_id: int, duplicate_of: int | None) -> int:
-        return dedup_index.root_of(self.conn, article_id) if duplicate_of is not None else article_id
+        return _root(self.conn, article_id, duplicate_of)
 
     def exact_match(self, position: int) -> DuplicateMatch | None:
         """The stored article with the same text first; else the batch's first earlier text that has it."""
@@ -73,6 +73,11 @@ class _Batch:
         return story_match(self.conn, matches)
 
 
+def _root(conn: psycopg.Connection, article_id: int, duplicate_of: int | None) -> int:
+    """The original of a story an article belongs to: itself, unless it is a copy (then its chain's end)."""
+    return dedup_index.root_of(conn, article_id) if duplicate_of is not None else article_id
+
+
 def story_match(
     conn: psycopg.Connection, matches: Sequence[tuple[int, int | None, float, int]]
 ) -> DuplicateMatch | None:
@@ -81,7 +86,7 @@ def story_match(
     if not matches:
         return None
     best_id, duplicate_of, best_score, _ = min(matches, key=lambda m: m[0])
-    root = dedup_index.root_of(conn, best_id) if duplicate_of is not None else best_id
+    root = _root(conn, best_id, duplicate_of)
     longest, closest = max(m[3] for m in matches), max(m[2] for m in matches)
     return DuplicateMatch(root, round(best_score, 4), False, longest, closest, members=len(matches))
 
@@ -184,8 +189,7 @@ class DuplicateFinder:
         exact = [r for r in recent if r.content_hash == fingerprint.content_hash]
         if exact:
             first = exact[0]  # recent comes in id order
-            root = dedup_index.root_of(self.conn, first.id) if first.duplicate_of is not None else first.id
-            return DuplicateMatch(root, 1.0, exact=True)
+            return DuplicateMatch(_root(self.conn, first.id, first.duplicate_of), 1.0, exact=True)
         keys = set(fingerprint.sketch.band_keys)
         matches = []
         for r in recent:
