@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.errors import FAILED, CommandError
-from cli.inputs import InputTooLargeError, read_capped
+from cli.inputs import read_source
 from shared.errors import StageError
 from shared.settings import get_settings
 
@@ -30,20 +29,8 @@ def _load(source: str) -> tuple[str, str]:
     """(html, url) of a URL fetched with our HTTP client, or of a local file (its URL is file://…)."""
     from shared.encoding import decode_html  # noqa: PLC0415 - charset detection, only when a page is read
 
-    if source.startswith(("http://", "https://")):
-        from shared.http_client import FetchPolicy, check_content_type, fetch  # noqa: PLC0415
-
-        result = fetch(source, FetchPolicy.from_settings(get_settings()))
-        check_content_type(result, "html")
-        return decode_html(result.body, result.headers.get("content-type")).text, result.url
-    path = Path(source)
-    if not path.is_file():
-        raise CommandError(f"not a URL nor a readable file: {source}")
-    try:  # the same cap as a fetched page: a 1 GB file took all the memory
-        body = read_capped(path, get_settings().max_response_bytes)
-    except InputTooLargeError as exc:
-        raise CommandError(str(exc)) from exc
-    return decode_html(body, None).text, path.resolve().as_uri()
+    page = read_source(source, html_only=True)
+    return decode_html(page.body, page.content_type).text, page.url
 
 
 def _as_json(page: ExtractedPage, url: str, canonical: str | None, explain: bool = False) -> dict[str, Any]:

@@ -7,8 +7,12 @@ A 50 MB file given to `extract` took 23 s, a 1.1 GB one all the memory; a 523-by
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cli.errors import CommandError
+from shared.settings import get_settings
 
 if TYPE_CHECKING:
     import yaml
@@ -26,6 +30,36 @@ def read_capped(path: Path, limit: int, setting: str = "NEWSMILL_MAX_RESPONSE_BY
     if len(data) > limit:
         raise InputTooLargeError(f"{path} is larger than {limit:,} bytes (the limit, {setting}; raise it to read it)")
     return data
+
+
+@dataclass(frozen=True)
+class Source:
+    """A page a command was given: fetched from a URL, or read from a file (``path``; its URL is file://…)."""
+
+    body: bytes
+    content_type: str | None
+    url: str
+    path: Path | None = None
+
+
+def read_source(source: str, *, html_only: bool) -> Source:
+    """A URL fetched with our HTTP client (refused unless HTML when ``html_only``), or a file read with the same
+    size cap as a fetched page (a 1 GB file took all the memory); CommandError when it is neither."""
+    if source.startswith(("http://", "https://")):
+        from shared.http_client import FetchPolicy, check_content_type, fetch  # noqa: PLC0415 - only when fetching
+
+        result = fetch(source, FetchPolicy.from_settings(get_settings()))
+        if html_only:
+            check_content_type(result, "html")
+        return Source(result.body, result.headers.get("content-type"), result.url)
+    path = Path(source)
+    if not path.is_file():
+        raise CommandError(f"not a URL nor a readable file: {source}")
+    try:
+        body = read_capped(path, get_settings().max_response_bytes)
+    except InputTooLargeError as exc:
+        raise CommandError(str(exc)) from exc
+    return Source(body, None, path.resolve().as_uri(), path)
 
 
 @functools.cache

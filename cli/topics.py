@@ -12,7 +12,7 @@ from rich.text import Text
 
 from cli.durations import parse_age
 from cli.errors import FAILED, CommandError
-from cli.inputs import InputTooLargeError, load_yaml, read_capped, yaml_error_line
+from cli.inputs import load_yaml, read_capped, read_source, yaml_error_line
 from cli.tables import Cell, columns, print_table
 from shared.db import article_topics, topics
 from shared.db.article_topics import NewTag
@@ -76,22 +76,11 @@ def _read_source(source: str, title: str | None) -> tuple[str | None, str, str |
     from shared.encoding import decode_html  # noqa: PLC0415 - trafilatura is slow to import; only `test` needs it
     from workers.stages.extract import extract_page  # noqa: PLC0415
 
-    if source.startswith(("http://", "https://")):
-        from shared.http_client import FetchPolicy, fetch  # noqa: PLC0415
-
-        result = fetch(source, FetchPolicy.from_settings(get_settings()))
-        html, url = decode_html(result.body, result.headers.get("content-type")).text, result.url
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise CommandError(f"not a URL nor a readable file: {source}")
-        try:
-            body = read_capped(path, get_settings().max_response_bytes)
-        except InputTooLargeError as exc:
-            raise CommandError(str(exc)) from exc
-        if path.suffix.lower() not in {".html", ".htm"} and not body.lstrip().startswith(b"<"):
-            return title, body.decode("utf-8", errors="replace"), None  # plain text: the article as is
-        html, url = decode_html(body, None).text, path.resolve().as_uri()
+    given = read_source(source, html_only=False)
+    plain = given.path is not None and given.path.suffix.lower() not in {".html", ".htm"}
+    if plain and not given.body.lstrip().startswith(b"<"):
+        return title, given.body.decode("utf-8", errors="replace"), None  # plain text: the article as is
+    html, url = decode_html(given.body, given.content_type).text, given.url
     page = extract_page(html, url, mode=get_settings().extraction_mode)
     return title or page.title, page.text, page.language_hint
 
