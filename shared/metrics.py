@@ -39,6 +39,11 @@ PUBLISH_LOCK_SECONDS = Histogram(
     "newsmill_publish_lock_seconds", "Time a batch waits for, then holds, the publication lock.", ["phase"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )  # fmt: skip
+PUBLISH_RETRIES = Counter(
+    "newsmill_publish_retries_total",
+    "Optimistic publications rolled back and run again with the recheck under the lock, because an article "
+    "sharing text with the batch was published meanwhile.",
+)
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
 QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
 

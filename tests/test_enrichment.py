@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import psycopg
+from prometheus_client import REGISTRY
 
 from harness.articles import article_html, load_seed_topics, publish_page
 from shared.db import articles, items
@@ -101,3 +103,46 @@ def test_two_copies_enriched_at_once_make_one_original(db_url: str, db: psycopg.
     originals = db.execute("SELECT count(*) FROM newsmill.articles_published WHERE duplicate_of IS NULL").fetchone()
     assert originals == (1,)
     assert [items.get_item(db, i).state for i in item_ids] == [ItemState.PUBLISHED] * 2  # type: ignore[union-attr]
+
+
+def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_copy(
+    db_url: str, db: psycopg.Connection
+) -> None:
+    """The optimistic publication (workers/steps/publish.py) decides before the lock; a copy of its story
+    committed between that decision and the lock must roll it back and publish it again as that copy's
+    duplicate. The interleaving is forced: B holds the lock until A's backend waits for it."""
+    for url, html in [
+        ("http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A")),
+        ("http://b.example/copy.html", _page_of("seed_syndicated.txt", "Site B").replace("Le président", "Le chef")),
+    ]:
+        publish_page(db, url, html)
+    db.execute("UPDATE articles SET cursor = NULL, duplicate_of = NULL, similarity = NULL")
+    db.execute("DELETE FROM dedup_bands")
+    db.execute("UPDATE items SET state = 'extracted'")
+    (item_a, article_a), (item_b, article_b) = db.execute("SELECT item_id, id FROM articles ORDER BY id").fetchall()
+    retries_before = REGISTRY.get_sample_value("newsmill_publish_retries_total") or 0.0
+    backend: list[int] = []
+
+    def enrich_a() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            backend.append(conn.info.backend_pid)
+            enrich_step(conn, [item_a], Settings(), datetime.now(UTC))
+
+    with psycopg.connect(db_url, autocommit=True) as conn_b:
+        with conn_b.transaction():
+            articles.lock_publication(conn_b)
+            thread = threading.Thread(target=enrich_a)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not db.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", (backend,)
+            ).fetchone():
+                assert time.monotonic() < deadline, "A never waited for the publication lock"
+                time.sleep(0.01)
+            enrich_step(conn_b, [item_b], Settings(), datetime.now(UTC))  # B's copy, committed below
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    rows = db.execute("SELECT id, duplicate_of, cursor FROM newsmill.articles_published ORDER BY cursor").fetchall()
+    assert [(i, d) for i, d, _ in rows] == [(article_b, None), (article_a, article_b)]
+    assert rows[1][2] == rows[0][2] + 1  # the setup published them once: the counter goes on from there
+    assert REGISTRY.get_sample_value("newsmill_publish_retries_total") == retries_before + 1

@@ -9,6 +9,8 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from shared.db.arrays import bigints
+
 NOTIFY_CHANNEL = "newsmill_articles"
 
 
@@ -144,6 +146,19 @@ def lock_publication(conn: psycopg.Connection) -> None:
     conn.execute("SELECT value FROM publish_counter FOR UPDATE")
 
 
+def lock_unless_published_since(
+    conn: psycopg.Connection, seen: int, batch_ids: Sequence[int], hashes: Sequence[str], band_keys: Sequence[int]
+) -> psycopg.Cursor[tuple[float, float]]:
+    """Take the publish_counter row lock, then fail the transaction with SerializationFailure if an article
+    outside ``batch_ids`` published after cursor ``seen`` has one of these texts or band keys (the function of
+    migration 0016). Meant for a pipeline: its row (seconds waited for the lock, Unix time it was granted on
+    the server's clock) arrives with the commit."""
+    return conn.execute(
+        "SELECT * FROM newsmill_lock_unless_published_since(%s, %s, %s, %s)",
+        (seen, bigints(batch_ids), list(hashes), bigints(band_keys)),
+    )
+
+
 def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     """Give articles new, higher cursor positions, making them (again) visible to cursor readers.
 
@@ -172,5 +187,5 @@ def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
         )
         SELECT pg_notify(%(channel)s, (counter.before + %(n)s)::text), (SELECT count(*) FROM moved) FROM counter
         """,
-        {"n": len(ids), "ids": ids, "channel": NOTIFY_CHANNEL},
+        {"n": len(ids), "ids": bigints(ids), "channel": NOTIFY_CHANNEL},
     )

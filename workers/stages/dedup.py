@@ -80,6 +80,11 @@ class Shingles:
         """The hashes as a numpy array (what the scoring works on), made once."""
         return np.fromiter(self.hashes, dtype=np.uint32, count=len(self.hashes))
 
+    @functools.cached_property
+    def in_order(self) -> np.ndarray:
+        """The hashes in order: what another text's shingles are looked up in (a binary search)."""
+        return np.sort(self.array)
+
 
 @dataclass(frozen=True)
 class Sketch:
@@ -224,7 +229,14 @@ def _covered(a: Shingles, other: Shingles) -> int:
     one of the shingles starting at j-k+1 .. j is shared (a running window over the shared-shingle mask)."""
     if not a.hashes:
         return 0
-    shared = np.isin(a.array, other.array).astype(np.int32)
+    # A binary search of a's hashes in other's, sorted; both arrays are made once per text, so
+    # scoring a copy against its story's members costs one search each (np.isin deduplicated both every time).
+    found = other.in_order
+    if found.size == 0:
+        return 0
+    at = np.searchsorted(found, a.array)
+    at[at == found.size] = 0
+    shared = (found[at] == a.array).astype(np.int32)
     window = np.convolve(shared, np.ones(a.k, dtype=np.int32))[: a.token_count]
     return int(np.count_nonzero(window))
 

@@ -19,9 +19,9 @@ from shared.db.items import Failure, ItemState
 from shared.errors import Outcome
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.steps.extract import Extraction, write_drafts
+from workers.steps.extract import Extracted, Extraction, write_drafts
 from workers.steps.handoff import Handoff, exhausted
-from workers.steps.publish import Published, ToPublish, enrich_text, publish
+from workers.steps.publish import Published, ToPublish, enrich_text, publish_batch
 
 
 class TopicCache:
@@ -60,12 +60,17 @@ def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now
                     entry_language=e.item.entry_language, rules=topic_rules, s=s, fingerprint=e.fingerprint)
         for e in x.done
     ]  # fmt: skip
-    with conn.transaction():
+    by_item = {e.item.id: en for e, en in zip(x.done, enriched, strict=True)}
+    kept: list[Extracted] = []
+
+    def write() -> list[ToPublish]:
+        nonlocal kept
         kept, article_ids = write_drafts(conn, x, ItemState.PUBLISHED, now + timedelta(seconds=s.stuck_after))
-        by_item = {e.item.id: en for e, en in zip(x.done, enriched, strict=True)}
-        batch = [ToPublish(article_ids[e.item.id], by_item[e.item.id]) for e in kept]
-        published = publish(conn, batch, {t.slug: topic_id for topic_id, t in rules}, s)
+        return [ToPublish(article_ids[e.item.id], by_item[e.item.id]) for e in kept]
+
+    published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
+    x.handoff.count("skipped", len(x.done) - len(kept))
     _count(x.handoff, published)
     return x.handoff
 
@@ -92,15 +97,17 @@ def enrich_step(conn: psycopg.Connection, item_ids: list[int], s: Settings, now:
                     rules=topic_rules, s=s)
         for item, a in todo
     ]  # fmt: skip
-    with conn.transaction():
+
+    def write() -> list[ToPublish]:
         items.fail_many(conn, failures)
         moved = set(items.advance_many(conn, [item.id for item, _ in todo], ItemState.EXTRACTED,
                                        ItemState.PUBLISHED, sweep_at))  # fmt: skip
-        batch = [ToPublish(a.id, en) for (item, a), en in zip(todo, enriched, strict=True) if item.id in moved]
-        published = publish(conn, batch, {t.slug: topic_id for topic_id, t in rules}, s)
+        return [ToPublish(a.id, en) for (item, a), en in zip(todo, enriched, strict=True) if item.id in moved]
+
+    published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
     for failure in failures:
         handoff.count(failure.outcome, 1)
-    handoff.count("skipped", len(todo) - len(batch))
+    handoff.count("skipped", len(todo) - len(published.duplicates))
     _count(handoff, published)
     return handoff

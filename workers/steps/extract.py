@@ -133,14 +133,14 @@ def write_drafts(
 ) -> tuple[list[Extracted], dict[int, int]]:
     """Inside the caller's transaction: record the batch's failures, move its extracted items from ``fetched``
     to ``to_state``, and store the drafts, their pages' charsets and lines (for their hosts' templates) of
-    those that moved. Returns them, and their article ids by item id."""
+    those that moved. Returns them, and their article ids by item id. No effect outside the transaction: a
+    publication may run it twice (workers/steps/publish.py, ``publish_batch``)."""
     items.fail_many(conn, x.failures)
     moved = set(items.advance_many(conn, [e.item.id for e in x.done], ItemState.FETCHED, to_state, sweep_at))
     kept = [e for e in x.done if e.item.id in moved]
     article_ids = articles.upsert_drafts(conn, [e.draft for e in kept])
     site_templates.record_pages(conn, [e.seen for e in kept])
     pages.set_charsets(conn, {e.item.id: e.charset for e in kept})
-    x.handoff.count("skipped", len(x.done) - len(kept))
     return kept, article_ids
 
 
@@ -148,6 +148,7 @@ def store_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now: 
     """Commit a batch's drafts and failures in one transaction; the extracted items move to ``extracted``."""
     with conn.transaction():
         kept, _ = write_drafts(conn, x, ItemState.EXTRACTED, now + timedelta(seconds=s.stuck_after))
+    x.handoff.count("skipped", len(x.done) - len(kept))
     x.handoff.forward.extend(e.item.id for e in kept)
     x.handoff.count("ok", len(kept))
     return x.handoff

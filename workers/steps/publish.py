@@ -3,21 +3,32 @@
 One thing is serialised deployment-wide, once per batch: the cursor counter. Its row lock, held to commit, is
 what makes cursor order equal commit order for downstream readers (docs/downstream.md), and it also orders
 the duplicate decisions: a batch decides against what is published before taking it, then, holding it,
-checks what was published in between (workers/steps/duplicates.py), so two copies of one story published at
-the same moment cannot both become originals. The enrichment stages' CPU work happens before the
-transaction, every write is one statement for the whole batch, and all of them come before the lock.
+makes sure nothing published in between changes a decision (workers/steps/duplicates.py), so two copies of
+one story published at the same moment cannot both become originals. The enrichment stages' CPU work happens
+before the transaction, every write is one statement for the whole batch, and all of them come before the
+lock.
+
+``publish_batch`` first publishes optimistically: the lock, a check that nothing relevant was published
+meanwhile, the cursor bump and COMMIT go to the server in one pipeline, so the lock is held for the server's
+own work only. A client process descheduled while holding it (more publishers than cores) made every other
+publisher wait for it: a lock convoy. When the check finds something (two copies of a story published at the
+same moment), the transaction is rolled back and run again the careful way: lock, then rescore what was
+published meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import errors
 
 from shared.db import article_topics, articles, dedup_index
-from shared.metrics import PUBLISH_LOCK_SECONDS
+from shared.metrics import PUBLISH_LOCK_SECONDS, PUBLISH_RETRIES
 from shared.settings import Settings
 from shared.topic_rules import Topic
 from workers.stages.dedup import DuplicateMatch, Fingerprint, fingerprint_text, indexes_as_member
@@ -44,13 +55,26 @@ class ToPublish:
 @dataclass(frozen=True)
 class Published:
     duplicates: list[bool]  # per article of the batch
-    lock_wait: float  # seconds spent waiting for the duplicate lock
-    locked_at: float  # time.perf_counter() when it was granted: held from then until commit
+    asked_at: float  # time.perf_counter() when the publication lock was asked for (the careful path)
+    waited: float  # seconds waiting for it (the careful path)
+    check: psycopg.Cursor[tuple[float, float]] | None = None  # the optimistic lock statement, answered at commit
+    retried: bool = False  # the optimistic attempt was rolled back: published by the careful path
+
+    @functools.cached_property
+    def lock_times(self) -> tuple[float, float]:
+        """Seconds waiting for the lock and holding it (to commit); read it once the transaction committed.
+        The optimistic path's hold runs from the server's grant to now on this host's clock: a server clock
+        ahead of this one can make it read short (it is never negative)."""
+        if self.check is not None and (row := self.check.fetchone()) is not None:
+            waited, granted_at = row
+            return float(waited), max(0.0, time.time() - float(granted_at))
+        return self.waited, max(0.0, time.perf_counter() - self.asked_at - self.waited)
 
     def observe_lock(self) -> None:
         """Record the lock's wait and hold; call it once the transaction has committed."""
-        PUBLISH_LOCK_SECONDS.labels("wait").observe(self.lock_wait)
-        PUBLISH_LOCK_SECONDS.labels("hold").observe(time.perf_counter() - self.locked_at)
+        waited, held = self.lock_times
+        PUBLISH_LOCK_SECONDS.labels("wait").observe(waited)
+        PUBLISH_LOCK_SECONDS.labels("hold").observe(held)
 
 
 def enrich_text(
@@ -72,16 +96,42 @@ def enrich_text(
     return Enriched(language, fingerprint or fingerprint_text(text), tags)
 
 
+def publish_batch(
+    conn: psycopg.Connection,
+    write: Callable[[], Sequence[ToPublish]],
+    topic_ids: Mapping[str, int],
+    s: Settings,
+) -> Published:
+    """One transaction on an autocommit connection: ``write`` (item moves, drafts: database writes only, it may
+    run twice) returns the batch, which is then published. Optimistic first (the module docstring); when an
+    article published meanwhile may change a duplicate decision, rolled back and run again the careful way."""
+    try:
+        with conn.pipeline(), conn.transaction():
+            return publish(conn, write(), topic_ids, s, optimistic=True)
+    except errors.SerializationFailure:
+        PUBLISH_RETRIES.inc()
+    with conn.transaction():
+        published = publish(conn, write(), topic_ids, s)
+    return dataclasses.replace(published, retried=True)
+
+
 def publish(
-    conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int], s: Settings
+    conn: psycopg.Connection,
+    batch: Sequence[ToPublish],
+    topic_ids: Mapping[str, int],
+    s: Settings,
+    *,
+    optimistic: bool = False,
 ) -> Published:
     """Write the batch's duplicate links, index entries, tags and enrichment, then give it a cursor range.
 
     Call it inside the caller's transaction, after the items moved to ``published``. Everything is written
-    before the publication lock is taken; under it, one statement checks what was published meanwhile (rarely
-    anything), then the cursors are handed out and the lock is held only until commit."""
+    before the publication lock is taken; the lock is then held only until commit. Careful (the default):
+    under the lock, one statement reads what was published meanwhile (rarely anything) and those articles are
+    scored. ``optimistic`` (inside a pipeline, see ``publish_batch``): the lock statement fails the
+    transaction if anything published meanwhile shares a text or band key with the batch's originals."""
     if not batch:
-        return Published([], 0.0, time.perf_counter())
+        return Published([], time.perf_counter(), 0.0)
     ids = [entry.article_id for entry in batch]
     tags = [
         article_topics.NewTag(entry.article_id, topic_ids[m.slug], m.score, m.matched_terms_json())
@@ -95,6 +145,13 @@ def publish(
     matches = finder.decide()
     _save(conn, batch, matches)
     asked = time.perf_counter()
+    if optimistic:
+        # Only an original's decision can change: a copy stays a copy of its story whatever is published.
+        originals = [e.enriched.fingerprint for e, m in zip(batch, matches, strict=True) if m is None]
+        keys = sorted({k for f in originals for k in f.sketch.band_keys})
+        check = articles.lock_unless_published_since(conn, seen, ids, [f.content_hash for f in originals], keys)
+        articles.bump_cursor(conn, ids)
+        return Published([m is not None for m in matches], asked, 0.0, check)
     articles.lock_publication(conn)
     locked = time.perf_counter()
     rechecked = finder.recheck(seen, matches)
@@ -102,7 +159,7 @@ def publish(
     if changed:  # a copy of something published meanwhile (a story arriving twice at once)
         _save(conn, [batch[i] for i in changed], [rechecked[i] for i in changed])
     articles.bump_cursor(conn, ids)  # last: the counter row stays locked until commit
-    return Published([m is not None for m in rechecked], locked - asked, locked)
+    return Published([m is not None for m in rechecked], asked, locked - asked)
 
 
 def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
