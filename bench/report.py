@@ -13,7 +13,11 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
     raw, ingest = r.get("raw"), r.get("ingest")
     lines = ["== ingest: articles/s on one site, same run"]
     if raw:
-        lines.append(f"  {'raw trafilatura.extract, 2 processes (the bound)':52} {_f(raw['articles_per_s']):>8}")
+        runs = " and ".join(_f(r["articles_per_s"]) for r in raw.get("runs", []))
+        lines.append(
+            f"  {'raw trafilatura.extract, 2 processes (the bound)':52} {_f(raw['articles_per_s']):>8}"
+            + (f"   (faster of {runs}: before and after the fleet)" if len(raw.get("runs", [])) > 1 else "")
+        )
     if ingest:
         lines.append(f"  {'newsmill fleet, first poll to last published row':52} {_f(ingest['articles_per_s']):>8}"
                      f"   ratio {_f(ingest.get('ratio_to_raw', 0), 2)}"

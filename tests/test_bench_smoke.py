@@ -34,6 +34,8 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     assert len(r["machine"]["commit"]) == 40
     assert r["raw"]["pages"] == r["raw"]["with_text"] == 12
     assert r["raw"]["articles_per_s"] > 0
+    assert r["raw"]["articles_per_s"] == max(run["articles_per_s"] for run in r["raw"]["runs"])
+    assert len(r["raw"]["runs"]) == 2
 
     ingest = r["ingest"]
     assert ingest["fleet_exit_code"] == 0
