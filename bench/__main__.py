@@ -64,6 +64,9 @@ def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profi
             after = raw_extraction(site)
             out["raw"] = {**max(before, after, key=lambda r: r["articles_per_s"]), "runs": [before, after]}
             out["ingest"]["ratio_to_raw"] = out["ingest"]["articles_per_s"] / out["raw"]["articles_per_s"]
+            if fleet := out["ingest"].get("cpu_ms_per_article"):
+                own = out["stages"]["cpu_ms_per_article"] + out["stages"].get("postgres_cpu_ms_per_article", 0.0)
+                out["ingest"]["share_outside_stages"] = max(0.0, 1 - own / fleet)
         else:
             out["raw"] = {**before, "runs": [before]}
         if "peers" in parts:

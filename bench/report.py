@@ -41,6 +41,13 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
                      f" per article ({each}; poll per feed); publication lock held"
                      f" {_f(stages.get('publish_lock_hold_ms', 0), 2)} ms an article"
                      f" ({_f(stages.get('publish_lock_hold_ms_per_batch', 0), 2)} ms a batch)")  # fmt: skip
+        if stages.get("postgres_cpu_ms"):
+            server = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages["postgres_cpu_ms"].items())
+            lines.append(f"    and their PostgreSQL backend: {_f(stages['postgres_cpu_ms_per_article'])} ms CPU per"
+                         f" article ({server})")  # fmt: skip
+        if ingest and "share_outside_stages" in ingest:
+            lines.append(f"    share of the fleet's CPU outside the stages' own work (theirs and their backend's):"
+                         f" {100 * ingest['share_outside_stages']:.1f} %")  # fmt: skip
     for row in r.get("peers", []):
         note = row.get("skipped") or row.get("error", "")[:60]
         lines.append(f"  {row['name']:52} {_f(row['articles_per_s']):>8}   {row['articles']}/{row['pages']} articles"

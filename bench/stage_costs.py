@@ -1,8 +1,10 @@
 """Each stage's own cost: the pipeline steps called one after the other in this process, without Celery.
 
 The same served site, a fresh database with the seed topics and a leased Redis (host gate, robots cache), the
-same step functions the tasks call (workers/steps/), in the batches the tasks get. CPU time of this process
-per item and stage, and wall time (which adds the waits on Postgres, Redis and the site).
+same step functions the tasks call (workers/steps/), in the batches the tasks get, then the search indexing
+that follows publication. CPU time of this process per item and stage, the CPU time of the PostgreSQL
+backend serving it (the stages' own statements), and wall time (which adds the waits on Postgres, Redis and
+the site).
 Set beside the fleet's CPU per article, the difference is what running the stages as Celery tasks in several
 processes costs: messages, acknowledgements, the prefork pool's pipes, threads contending for the GIL.
 """
@@ -19,6 +21,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from bench.infra import fresh_database, leased_redis, load_seed_topics
+from bench.procs import cpu_seconds
 from shared.http_client import FetchPolicy, FetchResult, fetch
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
@@ -29,25 +32,38 @@ from workers.steps.extract import extract_batch
 from workers.steps.fetch import fetch_step
 from workers.steps.handoff import Handoff
 from workers.steps.poll import poll_step
+from workers.steps.search_index import index_new_articles
 
 T = TypeVar("T")
 
 
 class _Clock:
-    """CPU and wall seconds summed per stage."""
+    """CPU and wall seconds summed per stage, and the CPU seconds of the PostgreSQL backend serving them."""
 
     def __init__(self) -> None:
         self.cpu: dict[str, float] = {}
         self.wall: dict[str, float] = {}
+        self.postgres: dict[str, float] = {}
+        self.backend: int | None = None  # the connection's server process, when it runs on this machine
 
     def run(self, stage: str, step: Callable[..., T], *args: Any) -> T:
         """``step(*args, now)``, timed."""
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall, server = time.process_time(), time.perf_counter(), self._backend_cpu()
         try:
             return step(*args, datetime.now(UTC))
         finally:
             self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - cpu
             self.wall[stage] = self.wall.get(stage, 0.0) + time.perf_counter() - wall
+            if server is not None and (after := self._backend_cpu()) is not None:
+                # /proc counts in clock ticks (10 ms): per step that is coarse, summed over hundreds it is not.
+                self.postgres[stage] = self.postgres.get(stage, 0.0) + after - server
+
+    def _backend_cpu(self) -> float | None:
+        return cpu_seconds(self.backend) if self.backend is not None else None
+
+
+def _index(conn: psycopg.Connection, _: datetime) -> int:
+    return index_new_articles(conn)
 
 
 def _fetch(conn: psycopg.Connection, ids: list[int], fetcher: Any, s: Settings, now: datetime) -> Handoff:
@@ -72,6 +88,7 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             return fetch_article(url, policy, gate, robots)
 
         with psycopg.connect(db_url, autocommit=True) as conn:
+            clock.backend = conn.info.backend_pid
             conn.execute("INSERT INTO feeds (url) SELECT unnest(%s::text[])", (feed_urls,))
             feed_ids = [int(r[0]) for r in conn.execute("SELECT id FROM feeds ORDER BY id").fetchall()]
             item_ids: list[int] = []
@@ -86,6 +103,7 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             for start in range(0, len(fetched), s.extract_batch):
                 extraction = clock.run("extract", extract_batch, conn, fetched[start : start + s.extract_batch], s)
                 clock.run("enrich", publish_extraction, conn, extraction, s)
+            clock.run("index", _index, conn)  # what the deliver worker does a beat tick after publication
             row = conn.execute("SELECT count(*) FROM items WHERE state = 'published'").fetchone()
             published = int(row[0]) if row else 0
         client.close()
@@ -98,6 +116,9 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
         "wall_ms": {stage: 1000 * v / units[stage] for stage, v in clock.wall.items()},
         # Everything this process spent per published article, the polls spread over the items they found.
         "cpu_ms_per_article": 1000 * sum(clock.cpu.values()) / n,
+        # The PostgreSQL backend's CPU for the same statements (absent when the server is on another machine).
+        "postgres_cpu_ms": {stage: 1000 * v / units[stage] for stage, v in clock.postgres.items()},
+        "postgres_cpu_ms_per_article": 1000 * sum(clock.postgres.values()) / n,
         # The deployment-wide publication lock (the cursor counter), held from the re-check of duplicates to the
         # commit, once per batch: its hold per article bounds the articles per second of a whole fleet.
         "publish_lock_hold_ms_per_batch": 1000 * held_s / held_n if held_n else 0.0,
