@@ -47,6 +47,11 @@ def cpu_seconds(pid: int) -> float | None:
     return stat[1] if stat is not None else None
 
 
+def process_name(pid: int) -> str:
+    """A process's command line, '' if it is gone or not on this machine."""
+    return _cmdline(pid)
+
+
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

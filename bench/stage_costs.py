@@ -21,7 +21,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from bench.infra import fresh_database, leased_redis, load_seed_topics
-from bench.procs import cpu_seconds
+from bench.procs import cpu_seconds, process_name
 from shared.http_client import FetchPolicy, FetchResult, fetch
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
@@ -88,7 +88,9 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
             return fetch_article(url, policy, gate, robots)
 
         with psycopg.connect(db_url, autocommit=True) as conn:
-            clock.backend = conn.info.backend_pid
+            # Its server process, read from /proc when it runs here (a PostgreSQL elsewhere has no such pid).
+            if "postgres" in process_name(conn.info.backend_pid):
+                clock.backend = conn.info.backend_pid
             conn.execute("INSERT INTO feeds (url) SELECT unnest(%s::text[])", (feed_urls,))
             feed_ids = [int(r[0]) for r in conn.execute("SELECT id FROM feeds ORDER BY id").fetchall()]
             item_ids: list[int] = []
@@ -119,8 +121,9 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
         # The PostgreSQL backend's CPU for the same statements (absent when the server is on another machine).
         "postgres_cpu_ms": {stage: 1000 * v / units[stage] for stage, v in clock.postgres.items()},
         "postgres_cpu_ms_per_article": 1000 * sum(clock.postgres.values()) / n,
-        # The deployment-wide publication lock (the cursor counter), held from the re-check of duplicates to the
-        # commit, once per batch: its hold per article bounds the articles per second of a whole fleet.
+        # The deployment-wide publication lock (the cursor counter), held from its grant (then the check for
+        # articles published meanwhile) to the commit, once per batch: its hold per article bounds the articles
+        # per second of a whole fleet.
         "publish_lock_hold_ms_per_batch": 1000 * held_s / held_n if held_n else 0.0,
         "publish_lock_hold_ms": 1000 * held_s / n,
     }  # fmt: skip

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
+import pytest
 from prometheus_client import REGISTRY
+from psycopg.pq import TransactionStatus
 
 from harness.articles import article_html, load_seed_topics, publish_page
 from shared.db import articles, items
@@ -15,6 +18,7 @@ from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
 from workers.steps.enrich import enrich_step
+from workers.steps.publish import ToPublish, publish_batch
 
 SEED_PAGE = (FIXTURES / "seed" / "seed_page.html").read_bytes()
 
@@ -146,3 +150,33 @@ def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_c
     assert [(i, d) for i, d, _ in rows] == [(article_b, None), (article_a, article_b)]
     assert rows[1][2] == rows[0][2] + 1  # the setup published them once: the counter goes on from there
     assert REGISTRY.get_sample_value("newsmill_publish_retries_total") == retries_before + 1
+
+
+def test_a_failed_optimistic_publication_rolls_back_and_leaves_the_connection_usable(db: psycopg.Connection) -> None:
+    """The optimistic path runs BEGIN..COMMIT by hand in a pipeline: an error inside it, from the database or
+    from our code, must roll everything back and hand the pooled connection back idle."""
+    publish_page(db, "http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A"))
+    db.execute("UPDATE articles SET cursor = NULL")
+    db.execute("UPDATE items SET state = 'extracted'")
+    (item_id,) = db.execute("SELECT item_id FROM articles").fetchone()
+
+    def move_then(fail: Callable[[], object]) -> Callable[[], list[ToPublish]]:
+        def write() -> list[ToPublish]:
+            items.advance_many(db, [item_id], ItemState.EXTRACTED, ItemState.PUBLISHED, datetime.now(UTC))
+            fail()
+            return []
+
+        return write
+
+    def bad_sql() -> object:
+        return db.execute("SELECT * FROM no_such_table").fetchall()
+
+    def bug() -> object:
+        raise RuntimeError("a bug in a step")
+
+    for fail, error in ((bad_sql, psycopg.errors.UndefinedTable), (bug, RuntimeError)):
+        with pytest.raises(error):
+            publish_batch(db, move_then(fail), {}, Settings())
+        assert db.info.transaction_status == TransactionStatus.IDLE
+        assert items.get_item(db, item_id).state == ItemState.EXTRACTED  # type: ignore[union-attr]
+    assert db.execute("SELECT count(*) FROM articles WHERE cursor IS NOT NULL").fetchone() == (0,)

@@ -151,8 +151,8 @@ def lock_unless_published_since(
 ) -> psycopg.Cursor[tuple[float, float]]:
     """Take the publish_counter row lock, then fail the transaction with SerializationFailure if an article
     outside ``batch_ids`` published after cursor ``seen`` has one of these texts or band keys (the function of
-    migration 0016). Meant for a pipeline: its row (seconds waited for the lock, Unix time it was granted on
-    the server's clock) arrives with the commit."""
+    migration 0016). Meant for a pipeline: its row (seconds it waited for the lock, seconds from the
+    transaction's start to the grant) arrives with the commit."""
     return conn.execute(
         "SELECT * FROM newsmill_lock_unless_published_since(%s, %s, %s, %s)",
         (seen, bigints(batch_ids), list(hashes), bigints(band_keys)),

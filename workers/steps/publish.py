@@ -18,6 +18,7 @@ published meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors
+from psycopg.pq import TransactionStatus
 
 from shared.db import article_topics, articles, dedup_index
 from shared.metrics import PUBLISH_LOCK_SECONDS, PUBLISH_RETRIES
@@ -55,7 +57,7 @@ class ToPublish:
 @dataclass(frozen=True)
 class Published:
     duplicates: list[bool]  # per article of the batch
-    asked_at: float  # time.perf_counter() when the publication lock was asked for (the careful path)
+    asked_at: float  # time.perf_counter() when the lock was asked for (optimistic path: when BEGIN was sent)
     waited: float  # seconds waiting for it (the careful path)
     check: psycopg.Cursor[tuple[float, float]] | None = None  # the optimistic lock statement, answered at commit
     retried: bool = False  # the optimistic attempt was rolled back: published by the careful path
@@ -63,11 +65,11 @@ class Published:
     @functools.cached_property
     def lock_times(self) -> tuple[float, float]:
         """Seconds waiting for the lock and holding it (to commit); read it once the transaction committed.
-        The optimistic path's hold runs from the server's grant to now on this host's clock: a server clock
-        ahead of this one can make it read short (it is never negative)."""
+        On the optimistic path the server says how long after BEGIN it granted the lock: the hold is the rest
+        of the transaction as this process saw it (durations only, so the two clocks need not agree)."""
         if self.check is not None and (row := self.check.fetchone()) is not None:
-            waited, granted_at = row
-            return float(waited), max(0.0, time.time() - float(granted_at))
+            waited, since_begin = float(row[0]), float(row[1])
+            return waited, max(0.0, time.perf_counter() - self.asked_at - since_begin)
         return self.waited, max(0.0, time.perf_counter() - self.asked_at - self.waited)
 
     def observe_lock(self) -> None:
@@ -102,17 +104,41 @@ def publish_batch(
     topic_ids: Mapping[str, int],
     s: Settings,
 ) -> Published:
-    """One transaction on an autocommit connection: ``write`` (item moves, drafts: database writes only, it may
-    run twice) returns the batch, which is then published. Optimistic first (the module docstring); when an
-    article published meanwhile may change a duplicate decision, rolled back and run again the careful way."""
-    try:
-        with conn.pipeline(), conn.transaction():
-            return publish(conn, write(), topic_ids, s, optimistic=True)
-    except errors.SerializationFailure:
-        PUBLISH_RETRIES.inc()
+    """One transaction: ``write`` (item moves, drafts: database writes only, it may run twice) returns the
+    batch, which is then published. Optimistic first (the module docstring) when ``conn`` is an idle
+    autocommit connection, as the workers' pooled ones are; when an article published meanwhile may change a
+    duplicate decision, rolled back and run again the careful way. Inside a caller's transaction: careful."""
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        try:
+            return _publish_optimistically(conn, write, topic_ids, s)
+        except errors.SerializationFailure:
+            PUBLISH_RETRIES.inc()
+            retried = True
+    else:
+        retried = False
     with conn.transaction():
         published = publish(conn, write(), topic_ids, s)
-    return dataclasses.replace(published, retried=True)
+    return dataclasses.replace(published, retried=retried)
+
+
+def _publish_optimistically(
+    conn: psycopg.Connection, write: Callable[[], Sequence[ToPublish]], topic_ids: Mapping[str, int], s: Settings
+) -> Published:
+    # BEGIN and COMMIT by hand in one pipeline: psycopg's transaction() inside a pipeline nests a pipeline of
+    # its own and syncs it before sending COMMIT, which would put a round trip back under the lock.
+    began = time.perf_counter()
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            published = publish(conn, write(), topic_ids, s, optimistic=True)
+            conn.execute("COMMIT")
+    except BaseException:
+        # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot
+        # roll back: the original error is the one to report, and the pool discards or resets the connection.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+        raise
+    return dataclasses.replace(published, asked_at=began) if published.check is not None else published
 
 
 def publish(

@@ -10,15 +10,16 @@
 
 CREATE FUNCTION newsmill_lock_unless_published_since(
     seen bigint, batch_ids bigint[], hashes text[], band_keys bigint[]
-, OUT waited double precision, OUT granted_at double precision
+, OUT waited double precision, OUT since_begin double precision
 ) LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     asked timestamptz := clock_timestamp();
 BEGIN
     PERFORM 1 FROM publish_counter FOR UPDATE;
-    -- For newsmill_publish_lock_seconds: the wait, and when the hold began (Unix time, this server's clock).
+    -- For newsmill_publish_lock_seconds, durations on this server's clock: the wait for the lock, and the
+    -- time from the transaction's start to the grant (the client subtracts it from the transaction's length).
     waited := extract(epoch FROM clock_timestamp() - asked);
-    granted_at := extract(epoch FROM clock_timestamp());
+    since_begin := extract(epoch FROM clock_timestamp() - transaction_timestamp());
     IF EXISTS (
         SELECT 1 FROM articles a
         WHERE a.cursor > seen AND a.id <> ALL(batch_ids)
