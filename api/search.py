@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers
 
 from api.conditional import not_modified, strong_etag
 from api.deps import Conn, get_settings
-from api.pages import templates
+from api.pages import prefers_html, templates
 from api.topic_feeds import hub_url
 from shared import feed_render
 from shared.db import search
@@ -54,13 +53,6 @@ def _query(q: str | None) -> str:
     return q
 
 
-def wants_html(headers: Headers) -> bool:
-    """A browser (which asks for text/html first) gets the page; API clients (JSON, */*) get JSON."""
-    accept = headers.get("accept", "")
-    html_at, json_at = accept.find("text/html"), accept.find("application/json")
-    return html_at >= 0 and (json_at < 0 or html_at < json_at)
-
-
 def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
     """The snippet as (text, matched) pieces: the page marks the matches, the JSON gives plain text."""
     parts, last = [], 0
@@ -90,7 +82,7 @@ def search_articles(
     parses the query with its rules); one result per story. ``Accept: text/html`` gets the page (without
     ``q``: the search form)."""
     headers = {"Vary": "Accept"}
-    if wants_html(request.headers):
+    if prefers_html(request.headers.get("accept", "")):
         hits = (
             search.search(conn, _query(p.q), language=p.lang, topic=p.topic, limit=limit, offset=offset) if p.q else []
         )

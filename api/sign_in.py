@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import require_admin
 from api.deps import get_settings, read_form_body, with_connection
-from api.pages import templates
+from api.pages import prefers_html, templates
 from shared.db import subscriptions
 
 router = APIRouter(tags=["sign-in"], default_response_class=HTMLResponse)
@@ -78,7 +78,7 @@ async def _signed_in(request: Request) -> bool:
 
 
 def _wants_page(request: Request) -> bool:
-    return request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", "")
+    return request.method in ("GET", "HEAD") and prefers_html(request.headers.get("accept", ""))
 
 
 async def require_reader(

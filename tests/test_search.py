@@ -144,6 +144,14 @@ def test_search_over_http_as_json_and_as_a_page(api: httpx.Client, published: di
     assert "<mark>Häuser</mark>" in page.text
     assert 'href="/search.atom?q=H%C3%A4user"' in page.text
     assert api.get("/search", headers={"Accept": "text/html"}).status_code == 200  # the empty form
+    # One content negotiation for every route (api/pages.py, prefers_html): weights decide, not the order.
+    for accept, kind in (
+        ("text/html;q=0.1, application/json", "application/json"),
+        ("application/json;q=0.5, text/html", "text/html"),
+        ("*/*", "application/json"),
+    ):
+        got = api.get("/search", params={"q": "Häuser"}, headers={"Accept": accept}).headers["content-type"]
+        assert got.startswith(kind), (accept, got)
     for bad in ({}, {"q": "  "}, {"q": "x", "lang": "french"}, {"q": "x", "limit": "0"}, {"q": "x" * 201}):
         assert api.get("/search", params=bad).status_code == 422, bad
 

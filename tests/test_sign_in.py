@@ -43,6 +43,9 @@ def test_a_browser_is_sent_to_sign_in_and_reads_pages_after(private: str, corpus
     assert form.status_code == 200
     assert 'name="next" value="/topics/ukraine-war?x=1"' in form.text
     assert httpx.get(f"{private}/articles").status_code == 401  # API clients: the bearer token, as before
+    # A client that takes HTML only as a last resort is an API client, not a browser to send to a form.
+    lukewarm = {"Accept": "application/json, text/html;q=0.1"}
+    assert httpx.get(f"{private}/topics/ukraine-war", headers=lukewarm, follow_redirects=False).status_code == 401
     wrong = sign_in(private, "nope")
     assert wrong.status_code == 401
     assert COOKIE not in wrong.cookies
