@@ -47,12 +47,8 @@ def cpu_seconds(pid: int) -> float | None:
     return stat[1] if stat is not None else None
 
 
-def process_name(pid: int) -> str:
+def cmdline(pid: int) -> str:
     """A process's command line, '' if it is gone or not on this machine."""
-    return _cmdline(pid)
-
-
-def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
@@ -60,16 +56,16 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def role_of(cmdline: str, is_pool_child: bool) -> str:
-    if " beat" in cmdline:
+def role_of(command: str, is_pool_child: bool) -> str:
+    if " beat" in command:
         return "beat"
-    if "-Q feeds,fetch" in cmdline:
+    if "-Q feeds,fetch" in command:
         return "worker-io"
-    if "-Q extract,enrich" in cmdline:
+    if "-Q extract,enrich" in command:
         return "worker-cpu pool" if is_pool_child else "worker-cpu main"
-    if " -Q " in cmdline:  # any other worker the fleet grows (webhook deliveries...)
-        return "worker-" + cmdline.split(" -Q ", 1)[1].split(maxsplit=1)[0]
-    if cmdline.rstrip().endswith("-m cli api"):
+    if " -Q " in command:  # any other worker the fleet grows (webhook deliveries...)
+        return "worker-" + command.split(" -Q ", 1)[1].split(maxsplit=1)[0]
+    if command.rstrip().endswith("-m cli api"):
         return "api"
     return "supervisor"
 
@@ -144,12 +140,12 @@ class Sampler:
         tree = descendants(self.root)
         roles = {}
         for pid, ppid in tree.items():
-            cmd = _cmdline(pid)
+            cmd = cmdline(pid)
             # A process keeps its first worker role: an exited child waiting to be reaped has no command
             # line, and a just-forked one still has its parent's.
             known = self._roles.get(pid, "supervisor")
             if cmd and known == "supervisor":
-                known = role_of(cmd, is_pool_child=ppid in tree and "-Q extract,enrich" in _cmdline(ppid))
+                known = role_of(cmd, is_pool_child=ppid in tree and "-Q extract,enrich" in cmdline(ppid))
                 self._roles[pid] = known
             roles[pid] = known
         try:

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.procs import _cmdline, descendants
+from bench.procs import cmdline, descendants
 
 OURS = ("workers/", "shared/", "scheduler/")
 TASKS = ("extract_items ", "enrich_items ", "extract_item ", "enrich_item ")
@@ -31,7 +31,7 @@ def _cpu_worker(root: int, wait: float = 60.0) -> int | None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         for pid in descendants(root):
-            if "-Q extract,enrich" in _cmdline(pid):
+            if "-Q extract,enrich" in cmdline(pid):
                 return pid
         time.sleep(0.2)
     return None

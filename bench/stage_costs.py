@@ -21,7 +21,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from bench.infra import fresh_database, leased_redis, load_seed_topics
-from bench.procs import cpu_seconds, process_name
+from bench.procs import cmdline, cpu_seconds
 from shared.http_client import FetchPolicy, FetchResult, fetch
 from shared.politeness import HostGate
 from shared.robots import RobotsCache
@@ -89,7 +89,7 @@ def stage_costs(feed_urls: list[str]) -> dict[str, Any]:
 
         with psycopg.connect(db_url, autocommit=True) as conn:
             # Its server process, read from /proc when it runs here (a PostgreSQL elsewhere has no such pid).
-            if "postgres" in process_name(conn.info.backend_pid):
+            if "postgres" in cmdline(conn.info.backend_pid):
                 clock.backend = conn.info.backend_pid
             conn.execute("INSERT INTO feeds (url) SELECT unnest(%s::text[])", (feed_urls,))
             feed_ids = [int(r[0]) for r in conn.execute("SELECT id FROM feeds ORDER BY id").fetchall()]

@@ -8,8 +8,6 @@ integers in ``Bigints`` sends them as 12 bytes each, built without a Python loop
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import psycopg
 from psycopg.adapt import Buffer, Dumper
@@ -21,13 +19,9 @@ _ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
 
 class Bigints(tuple[int, ...]):
-    """Integers to send as one ``bigint[]`` parameter (binary format); build it with ``bigints``."""
+    """Integers to send as one ``bigint[]`` parameter (binary format): ``Bigints(ids)``."""
 
     __slots__ = ()
-
-
-def bigints(values: Iterable[int]) -> Bigints:
-    return Bigints(values)
 
 
 class BigintsDumper(Dumper):

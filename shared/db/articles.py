@@ -9,7 +9,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from shared.db.arrays import bigints
+from shared.db.arrays import Bigints
 
 NOTIFY_CHANNEL = "newsmill_articles"
 
@@ -155,7 +155,7 @@ def lock_unless_published_since(
     transaction's start to the grant) arrives with the commit."""
     return conn.execute(
         "SELECT * FROM newsmill_lock_unless_published_since(%s, %s, %s, %s)",
-        (seen, bigints(batch_ids), list(hashes), bigints(band_keys)),
+        (seen, Bigints(batch_ids), list(hashes), Bigints(band_keys)),
     )
 
 
@@ -187,5 +187,5 @@ def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
         )
         SELECT pg_notify(%(channel)s, (counter.before + %(n)s)::text), (SELECT count(*) FROM moved) FROM counter
         """,
-        {"n": len(ids), "ids": bigints(ids), "channel": NOTIFY_CHANNEL},
+        {"n": len(ids), "ids": Bigints(ids), "channel": NOTIFY_CHANNEL},
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import class_row
 
-from shared.db.arrays import bigints
+from shared.db.arrays import Bigints
 
 # Each band key contributes at most this many ids, earliest first: a bucket crowded by a common template
 # cannot make one lookup slow. Candidates are then ranked by how many bands they share.
@@ -43,7 +43,7 @@ def first_with_hashes(
         WHERE content_hash = ANY(%s) AND id <> ALL(%s::bigint[]) AND cursor IS NOT NULL
         ORDER BY content_hash, id
         """,
-        (sorted(set(content_hashes)), bigints(exclude_ids)),
+        (sorted(set(content_hashes)), Bigints(exclude_ids)),
     ).fetchall()
     return {str(h): (int(i), d) for h, i, d in rows}
 
@@ -87,7 +87,7 @@ def candidates_for_batch(
             FROM ranked r JOIN articles a ON a.id = r.article_id
             WHERE r.rank <= %(limit)s ORDER BY r.position, r.rank
             """,
-            {"positions": bigints(positions), "keys": bigints(keys), "exclude": bigints(exclude_ids),
+            {"positions": Bigints(positions), "keys": Bigints(keys), "exclude": Bigints(exclude_ids),
              "per_key": MAX_PER_KEY, "limit": MAX_CANDIDATES},
         ).fetchall()  # fmt: skip
 
@@ -123,7 +123,7 @@ def published_since(
                    OR EXISTS (SELECT 1 FROM dedup_bands b WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)))
             ORDER BY a.id
             """,
-            {"cursor": cursor, "keys": bigints(keys), "hashes": list(content_hashes), "exclude": bigints(exclude_ids)},
+            {"cursor": cursor, "keys": Bigints(keys), "hashes": list(content_hashes), "exclude": Bigints(exclude_ids)},
         ).fetchall()
 
 
@@ -162,11 +162,11 @@ def index_articles(conn: psycopg.Connection, band_keys: Mapping[int, Sequence[in
     if not band_keys:
         return
     ids = sorted(band_keys)
-    pairs = (bigints(i for i in ids for _ in band_keys[i]), bigints(k for i in ids for k in band_keys[i]))
+    pairs = (Bigints(i for i in ids for _ in band_keys[i]), Bigints(k for i in ids for k in band_keys[i]))
     conn.execute(  # a re-extracted article whose text moved loses its old keys
         "DELETE FROM dedup_bands b WHERE b.article_id = ANY(%s) AND (b.article_id, b.band_key) NOT IN "
         "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
-        (bigints(ids), *pairs),
+        (Bigints(ids), *pairs),
     )
     conn.execute(
         """
@@ -184,7 +184,7 @@ def unindex_article(conn: psycopg.Connection, article_id: int) -> None:
 
 def unindex_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     if article_ids:
-        conn.execute("DELETE FROM dedup_bands WHERE article_id = ANY(%s)", (bigints(sorted(article_ids)),))
+        conn.execute("DELETE FROM dedup_bands WHERE article_id = ANY(%s)", (Bigints(sorted(article_ids)),))
 
 
 def bulk_index(conn: psycopg.Connection, articles: Iterable[tuple[int, Sequence[int]]]) -> int:

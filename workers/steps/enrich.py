@@ -19,7 +19,7 @@ from shared.db.items import Failure, ItemState
 from shared.errors import Outcome
 from shared.settings import Settings
 from shared.topic_rules import Topic
-from workers.steps.extract import Extracted, Extraction, write_drafts
+from workers.steps.extract import Extraction, write_drafts
 from workers.steps.handoff import Handoff, exhausted
 from workers.steps.publish import Published, ToPublish, enrich_text, publish_batch
 
@@ -61,16 +61,14 @@ def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now
         for e in x.done
     ]  # fmt: skip
     by_item = {e.item.id: en for e, en in zip(x.done, enriched, strict=True)}
-    kept: list[Extracted] = []
 
     def write() -> list[ToPublish]:
-        nonlocal kept
         kept, article_ids = write_drafts(conn, x, ItemState.PUBLISHED, now + timedelta(seconds=s.stuck_after))
         return [ToPublish(article_ids[e.item.id], by_item[e.item.id]) for e in kept]
 
     published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
-    x.handoff.count("skipped", len(x.done) - len(kept))
+    x.handoff.count("skipped", len(x.done) - len(published.duplicates))  # one per article published
     _count(x.handoff, published)
     return x.handoff
 
