@@ -36,14 +36,11 @@ class _Batch:
         match = self.decided[position]
         return match is None or indexes_as_member(match, self.texts[position][1].shingles)
 
-    def root(self, article_id: int, duplicate_of: int | None) -> int:
-        return _root(self.conn, article_id, duplicate_of)
-
     def exact_match(self, position: int) -> DuplicateMatch | None:
         """The stored article with the same text first; else the batch's first earlier text that has it."""
         content_hash = self.texts[position][1].content_hash
         if (stored := self.exact.get(content_hash)) is not None:
-            return DuplicateMatch(self.root(*stored), 1.0, exact=True)
+            return DuplicateMatch(_root(self.conn, *stored), 1.0, exact=True)
         for earlier, (earlier_id, fingerprint) in enumerate(self.texts[:position]):
             if fingerprint.content_hash == content_hash:
                 previous = self.decided[earlier]
@@ -164,12 +161,19 @@ class DuplicateFinder:
                 RECENT.put(article_id, fingerprint.content_hash, fingerprint.shingles)
         return state.decided
 
+    def originals(self, decided: Sequence[DuplicateMatch | None]) -> tuple[list[str], list[int]]:
+        """Content hashes and band keys of the texts ``decided`` as originals: only their decisions can change
+        with what is published meanwhile (a copy stays a copy of its story)."""
+        fingerprints = [fp for (_, fp), match in zip(self.batch, decided, strict=True) if match is None]
+        return [fp.content_hash for fp in fingerprints], sorted({k for fp in fingerprints for k in fp.sketch.band_keys})
+
     def recheck(self, cursor: int, decided: Sequence[DuplicateMatch | None]) -> list[DuplicateMatch | None]:
         """``decided``, corrected for what was published after ``cursor`` (call it holding the publication
         lock, with ``cursor`` read before ``decide``): an original of this batch that copies one of those
         becomes its duplicate, and so do the batch texts that copied it."""
-        keys = sorted({k for _, fp in self.batch for k in fp.sketch.band_keys})
-        hashes = [fp.content_hash for _, fp in self.batch]
+        hashes, keys = self.originals(decided)
+        if not hashes:
+            return list(decided)
         recent = dedup_index.published_since(self.conn, cursor, hashes, keys, self.ids)
         if not recent:
             return list(decided)

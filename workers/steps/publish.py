@@ -172,10 +172,8 @@ def publish(
     _save(conn, batch, matches)
     asked = time.perf_counter()
     if optimistic:
-        # Only an original's decision can change: a copy stays a copy of its story whatever is published.
-        originals = [e.enriched.fingerprint for e, m in zip(batch, matches, strict=True) if m is None]
-        keys = sorted({k for f in originals for k in f.sketch.band_keys})
-        check = articles.lock_unless_published_since(conn, seen, ids, [f.content_hash for f in originals], keys)
+        hashes, keys = finder.originals(matches)
+        check = articles.lock_unless_published_since(conn, seen, ids, hashes, keys)
         articles.bump_cursor(conn, ids)
         return Published([m is not None for m in matches], asked, 0.0, check)
     articles.lock_publication(conn)
