@@ -11,7 +11,7 @@ from shared.db.articles import bump_cursor
 from shared.db.dedup_index import bulk_index, index_article, index_stats, unindex_article
 from tests.test_dedup import SAME_EVENT, SEED, SYNDICATED, THRESHOLD
 from workers.stages.dedup import BANDS, DuplicateMatch, content_hash, fingerprint_text, indexes_as_member, sketch_text
-from workers.steps.duplicates import find_duplicate
+from workers.steps.duplicates import DuplicateFinder, find_duplicate
 
 
 def add_article(db: psycopg.Connection, text: str, duplicate_of: int | None = None) -> int:
@@ -179,3 +179,21 @@ def test_a_cut_copy_arriving_first_does_not_hide_the_original_from_later_copies(
     before = index_stats(db).articles
     _enrich_like(db, " ".join(words[:380]))
     assert index_stats(db).articles == before
+
+
+def test_a_batch_text_matching_only_an_earlier_copy_in_its_batch_points_at_the_story_s_original(
+    db: psycopg.Connection,
+) -> None:
+    """In one batch, the full text (a copy of a stored cut, indexed beside it as a member) comes first and a
+    copy of its end, which shares nothing with the cut, second: the end matches only the full text, whose
+    duplicate link is not stored yet. Its original is still the story's root, not that copy."""
+    rng = random.Random(11)
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    words = ["".join(rng.choices(syllables, k=3)) for _ in range(400)]
+    full, cut, tail = " ".join(words), " ".join(words[:230]), " ".join(words[230:])
+    root = add_indexed(db, cut)
+    batch = [add_article(db, full), add_article(db, tail)]
+    db.execute("UPDATE articles SET cursor = NULL WHERE id = ANY(%s)", (batch,))  # drafts being published
+    texts = [(i, fingerprint_text(t)) for i, t in zip(batch, (full, tail), strict=True)]
+    decided = DuplicateFinder(db, texts, THRESHOLD).decide()
+    assert [m.original_id if m else None for m in decided] == [root, root]

@@ -71,8 +71,10 @@ class _Batch:
 
 
 def _root(conn: psycopg.Connection, article_id: int, duplicate_of: int | None) -> int:
-    """The original of a story an article belongs to: itself, unless it is a copy (then its chain's end)."""
-    return dedup_index.root_of(conn, article_id) if duplicate_of is not None else article_id
+    """The original of a story an article belongs to: itself, unless it is a copy (then the end of the chain
+    from what it copies). The chain starts at ``duplicate_of``, not at the article's stored row: a text of
+    the batch being decided has no stored link yet, only the one this decision gave it."""
+    return dedup_index.root_of(conn, duplicate_of) if duplicate_of is not None else article_id
 
 
 def story_match(
