@@ -36,6 +36,8 @@ def load_templates(
     """Host -> keys of the lines it printed on at least ``min_pages`` other pages, for (host, page key) pairs
     (hosts without any are absent). A page extracted again (a retry, ``newsmill reprocess``) was counted
     itself the first time: its own count is left out, so a host's page is never its own template."""
+    if not pages:
+        return {}
     rows = conn.execute(
         """
         WITH wanted AS (

@@ -77,8 +77,7 @@ def extract_batch(
             todo.append(item)
     stored = pages.load_pages(conn, [item.id for item in todo])
     page_of = {item.id: _page_of(item, stored[item.id]) for item in todo if item.id in stored}
-    # One statement for the batch's hosts (none when no page is left to extract).
-    templates = site_templates.load_templates(conn, list(page_of.values()), MIN_PAGES) if page_of else {}
+    templates = site_templates.load_templates(conn, list(page_of.values()), MIN_PAGES)  # one statement
     for n, item in enumerate(todo):
         try:
             x.done.append(_extract(item, stored.get(item.id), page_of.get(item.id), templates, s))
