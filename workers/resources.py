@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,15 +20,14 @@ from workers.stages.fetch import fetch_article, fetch_politely
 _lock = threading.Lock()
 _pool: ConnectionPool | None = None
 _redis: redis.Redis | None = None
-_robots: RobotsCache | None = None
-_policy: FetchPolicy | None = None
-_gate: HostGate | None = None
 
 
 def reset() -> None:
     """Forget everything inherited from a parent process (called in each new worker process)."""
-    global _pool, _redis, _robots, _policy, _gate
-    _pool, _redis, _robots, _policy, _gate = None, None, None, None, None
+    global _pool, _redis
+    _pool, _redis = None, None
+    for built in (fetch_policy, host_gate, _robots):
+        built.cache_clear()
 
 
 def _get_pool() -> ConnectionPool:
@@ -59,24 +59,24 @@ def redis_client() -> redis.Redis:
         return _redis
 
 
+# Built once per process (two threads racing on the first call may both build one: harmless) and forgotten
+# by ``reset`` after a fork.
+@functools.cache
 def fetch_policy() -> FetchPolicy:
-    """The process's fetch policy, built once (its allowlist is parsed from the settings)."""
-    global _policy  # noqa: PLW0603
-    with _lock:
-        if _policy is None:
-            _policy = FetchPolicy.from_settings(get_settings())
-        return _policy
+    """The process's fetch policy (its allowlist is parsed from the settings)."""
+    return FetchPolicy.from_settings(get_settings())
 
 
+@functools.cache
 def host_gate() -> HostGate:
-    """The process's per-host limiter, built once (it registers its Redis scripts)."""
-    global _gate  # noqa: PLW0603
+    """The process's per-host limiter (it registers its Redis scripts)."""
     s = get_settings()
-    client = redis_client()
-    with _lock:
-        if _gate is None:
-            _gate = HostGate(client, s.host_min_delay, s.host_max_concurrency, max_penalty=s.max_server_delay)
-        return _gate
+    return HostGate(redis_client(), s.host_min_delay, s.host_max_concurrency, max_penalty=s.max_server_delay)
+
+
+@functools.cache
+def _robots() -> RobotsCache:
+    return RobotsCache(redis_client(), fetch_policy(), gate=host_gate(), max_delay=get_settings().max_server_delay)
 
 
 def feed_fetcher(url: str, headers: Mapping[str, str]) -> FetchResult:
@@ -86,9 +86,5 @@ def feed_fetcher(url: str, headers: Mapping[str, str]) -> FetchResult:
 
 
 def article_fetcher(url: str) -> FetchResult:
-    global _robots  # noqa: PLW0603
-    s = get_settings()
-    gate = host_gate()
-    if s.respect_robots and _robots is None:
-        _robots = RobotsCache(redis_client(), fetch_policy(), gate=gate, max_delay=s.max_server_delay)
-    return fetch_article(url, fetch_policy(), gate, _robots if s.respect_robots else None)
+    robots = _robots() if get_settings().respect_robots else None
+    return fetch_article(url, fetch_policy(), host_gate(), robots)
