@@ -67,7 +67,7 @@ class TemplateMemory:
 def run_ours(page: Page, memory: TemplateMemory | None) -> tuple[str, float]:
     """Our text of a page and the CPU seconds of cleaning it (signals + clean, trafilatura excluded)."""
     tree = load_html(page.html)
-    text, _ = main_text(tree, page.url, "auto")
+    text = main_text(tree, page.url, "auto").text
     if not text:
         return "", 0.0
     host = host_key(page.url.split("/")[2]) or ""
@@ -123,7 +123,7 @@ def cleaning_cost_on_dev_pages(devdata: Path) -> tuple[float, float]:
     for page in load_pages(devdata, None):
         started = time.process_time()
         tree = load_html(page.html)
-        text = main_text(tree, page.url, "auto")[0] if tree is not None else ""
+        text = main_text(tree, page.url, "auto").text if tree is not None else ""
         extracted = time.process_time()
         if not text:
             continue

@@ -55,7 +55,7 @@ def _show(page: ExtractedPage, url: str, canonical: str | None) -> None:
     for name, value in (
         ("url", url), ("title", page.title), ("author", page.author), ("site", page.site_name),
         ("date", date), ("language hint", page.language_hint), ("canonical", canonical),
-        ("extraction", page.extraction), ("lines", str(len(page.text.splitlines()))),
+        ("extraction", f"{page.extraction} ({page.scope})"), ("lines", str(len(page.text.splitlines()))),
     ):  # fmt: skip
         table.add_row(f"[bold]{name}[/]", value or "-")
     out.print(table)

@@ -184,6 +184,28 @@ MISSED_URL = "https://www.badische-zeitung.de/viele-studierende-sind-noch-verzwe
 MISSED_ONLY = "Gesine aus Tübingen läuft die Zeit davon"
 
 
+def test_a_page_marking_its_one_article_is_extracted_from_that_container_alone() -> None:
+    page = extract_page(_page("<title>Budget</title>", "<h1>Le budget est voté</h1>"), SEED_URL)
+    assert (page.extraction, page.scope) == ("fast", "container")
+    assert PARAGRAPH in page.text
+    assert "Accueil" not in page.text
+    assert "Gazette du Port" not in page.text
+
+
+def test_several_articles_or_a_lone_teaser_do_not_scope_extraction_to_them() -> None:
+    story = "".join(f"<p>{PARAGRAPH} ({n})</p>" for n in range(12))
+    teaser = "<article><h2>À lire aussi</h2><p>Le maire répond aux critiques de l’opposition.</p></article>"
+    # Several <article> elements: none of them is the page's mark of its story.
+    cards = extract_page(f"<html><body><div>{story}</div>{teaser * 3}</body></html>", SEED_URL)
+    assert cards.scope == "page"
+    assert f"{PARAGRAPH} (11)" in cards.text
+    # One <article>, but a teaser: its text is a miss against the page's, and the whole page is extracted.
+    lone = extract_page(f"<html><body><div>{story}</div><aside>{teaser}</aside></body></html>", SEED_URL)
+    assert lone.scope == "page"
+    assert f"{PARAGRAPH} (0)" in lone.text
+    assert f"{PARAGRAPH} (11)" in lone.text
+
+
 def test_full_mode_runs_the_fallback_extractors_and_fast_mode_does_not(db: psycopg.Connection) -> None:
     html = decode_html(FALLBACK_PAGE.read_bytes(), None).text
     assert FALLBACK_ONLY in extract_page(html, FALLBACK_URL, mode="full").text
@@ -205,3 +227,5 @@ def test_auto_mode_extracts_a_suspected_miss_again_with_the_full_cascade() -> No
     # A page whose fast result is long enough is not extracted twice.
     seed = extract_page((FIXTURES / "seed" / "seed_page.html").read_text(encoding="utf-8"), SEED_URL)
     assert seed.extraction == "fast"
+    # Full mode always takes the whole page.
+    assert extract_page(_page("", "<h1>Budget</h1>"), SEED_URL, mode="full").scope == "page"

@@ -1,20 +1,25 @@
 """Extraction stage: an article page's HTML in, its cleaned text and honest metadata out.
 
-The page is parsed once. trafilatura first runs in its fast mode (its own extractor, without the readability
-and jusText comparison that makes up a quarter of its time); only a result that looks like a miss (short, and
-a small share of the page's text) is extracted again with the full cascade. On the 200 evaluation pages this
-keeps the full mode's F1 at about four fifths of its CPU (docs/performance.md). Metadata comes from
-workers/stages/page_metadata.py, not from trafilatura's metadata pass.
+The page is parsed once. When the page itself says where its article is (one schema.org ``articleBody``,
+else one ``<article>``, else one ``<main>``), trafilatura first runs on that container alone: its cost grows
+with the tree it cleans and searches, and the rest of the page is the navigation, teasers and footer it would
+remove anyway. Otherwise, or when that result looks like a miss, it runs in its fast mode on the whole page
+(its own extractor, without the readability and jusText comparison that makes up a quarter of its time); only
+a result that still looks like a miss (short, and a small share of the page's text) is extracted again with
+the full cascade. docs/performance.md has the figures. Metadata comes from workers/stages/page_metadata.py, not
+from trafilatura's metadata pass.
 """
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from lxml.html import HtmlElement
+from lxml.etree import SubElement, XPath
+from lxml.html import Element, HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
@@ -36,6 +41,9 @@ SUSPECT_MAX_CHARS = 1_000
 SUSPECT_PAGE_SHARE = 0.07
 # With nothing else on a page trafilatura returns what it has (a menu's words); no article is this short.
 MIN_TEXT_CHARS = 25
+# Where a page marks its article, most specific first; a mark is used only when the page has exactly one
+# (a page of several <article> teasers says nothing about which is the story).
+ARTICLE_CONTAINERS = (XPath("//*[@itemprop='articleBody']"), XPath("//article"), XPath("//main"))
 
 __all__ = ["EntryHints", "ExtractMode", "ExtractedPage", "extract_page", "extract_raw"]
 
@@ -56,20 +64,18 @@ class ExtractedPage:
     text: str
     language_hint: str | None
     extraction: Literal["fast", "full"]  # which trafilatura mode produced the text
+    scope: Literal["container", "page"] = "page"  # on the page's article container alone, or the whole page
     removed: tuple[Removal, ...] = ()  # what cleaning dropped, and why (``newsmill extract --explain``)
     line_keys: tuple[int, ...] = ()  # keys of trafilatura's lines, recorded for the host's template
 
 
-def _bare_extraction(tree: HtmlElement, url: str, *, fast: bool) -> Document | None:
-    result = bare_extraction(
-        tree,
-        url=url,
-        fast=fast,
-        include_comments=False,
-        include_tables=INCLUDE_TABLES,
+def _text(tree: HtmlElement, url: str, *, fast: bool) -> str:
+    """trafilatura's main text of ``tree`` with our options ('' when it finds none)."""
+    document = bare_extraction(
+        tree, url=url, fast=fast, include_comments=False, include_tables=INCLUDE_TABLES,
         favor_precision=FAVOR_PRECISION,
-    )
-    return result if isinstance(result, Document) else None
+    )  # fmt: skip
+    return (document.text or "") if isinstance(document, Document) else ""
 
 
 def _page_text_chars(tree: HtmlElement) -> int:
@@ -82,21 +88,49 @@ def suspect(text: str, tree: HtmlElement) -> bool:
     return len(text) < SUSPECT_MAX_CHARS and len(text) < SUSPECT_PAGE_SHARE * _page_text_chars(tree)
 
 
-def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> tuple[str, Literal["fast", "full"]]:
-    """trafilatura's text of the page under ``mode``, and which of its modes gave it ('' when none)."""
+def article_container(tree: HtmlElement) -> HtmlElement | None:
+    """The one element the page marks as its article (see ARTICLE_CONTAINERS), or None."""
+    for xpath in ARTICLE_CONTAINERS:
+        found = xpath(tree)
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def container_document(container: HtmlElement) -> HtmlElement:
+    """A document holding a copy of ``container`` alone (trafilatura prunes its own copy; the page stays whole)."""
+    document = Element("html")
+    SubElement(document, "body").append(deepcopy(container))
+    return document
+
+
+@dataclass(frozen=True)
+class MainText:
+    text: str
+    extraction: Literal["fast", "full"]
+    scope: Literal["container", "page"] = "page"
+
+
+def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
+    """trafilatura's text of the page under ``mode``, which of its modes gave it and on what ('' when none).
+
+    Every pass but the full cascade is kept only if it does not look like a miss against the whole page."""
     if mode != "full":
-        document = _bare_extraction(tree, url, fast=True)
-        text = (document.text or "") if document is not None else ""
+        container = article_container(tree)
+        if container is not None:
+            text = _text(container_document(container), url, fast=True)
+            if text and not suspect(text, tree):
+                return MainText(text, "fast", "container")
+        text = _text(tree, url, fast=True)
         if mode == "fast" or not suspect(text, tree):
-            return text, "fast"
-    document = _bare_extraction(tree, url, fast=False)
-    return ((document.text or "") if document is not None else ""), "full"
+            return MainText(text, "fast")
+    return MainText(_text(tree, url, fast=False), "full")
 
 
 def extract_raw(html: str, url: str, mode: ExtractMode = "auto") -> str:
     """trafilatura's text with our options and no cleaning (the benchmark's "before cleaning" row)."""
     tree = load_html(html)
-    return main_text(tree, url, mode)[0] if tree is not None else ""
+    return main_text(tree, url, mode).text if tree is not None else ""
 
 
 def clean_document(
@@ -132,7 +166,8 @@ def extract_page(
     if tree is None:
         raise PermanentError(Outcome.NO_CONTENT, "not parseable as HTML")
     meta = page_metadata(tree, url, hints)  # first: trafilatura prunes its own copy of the tree, not this one
-    raw_text, used = main_text(tree, url, mode)
+    found = main_text(tree, url, mode)
+    raw_text = found.text
     if not raw_text:
         raise PermanentError(Outcome.NO_CONTENT, "trafilatura found no main text")
     cleaned = clean_document(raw_text, tree, url=url, meta=meta, hints=hints, template=template)
@@ -147,7 +182,8 @@ def extract_page(
         date_source=meta.date_source,
         text=text,
         language_hint=meta.language_hint,
-        extraction=used,
+        extraction=found.extraction,
+        scope=found.scope,
         removed=cleaned.removed,
         line_keys=page_line_keys(raw_text.splitlines()),
     )
