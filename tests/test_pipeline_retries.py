@@ -22,9 +22,9 @@ CLOCK = lambda: NOW  # noqa: E731 - the steps read the time through a clock
 S = Settings(max_attempts=3, retry_base_delay=30.0, stuck_after=300)
 
 
-def _item(db: psycopg.Connection) -> int:
+def _item(db: psycopg.Connection, url: str = "http://news.example/a") -> int:
     feed, _ = feeds.add_feed(db, "http://news.example/rss.xml")
-    entry = FeedEntry(None, "http://news.example/a", "http://news.example/a", None, None, None, None)
+    entry = FeedEntry(None, url, url, None, None, None, None)
     (item_id,) = items.insert_new_items(db, feed.id, [entry], NOW)
     return item_id
 
@@ -93,6 +93,27 @@ def test_an_unexpected_exception_is_recorded_retried_and_ends_the_item_with_its_
         assert "ResponseError: value is out of range" in (item.last_error or "")
         assert item.state == (ItemState.FAILED if attempt == S.max_attempts else ItemState.DISCOVERED)
         db.execute("UPDATE items SET sweep_at = %s WHERE id = %s", (NOW, item_id))  # as the sweeper would
+
+
+def test_a_host_the_gate_refused_is_not_asked_again_in_its_batch_and_goes_back_in_one_message(
+    db: psycopg.Connection,
+) -> None:
+    asked: list[str] = []
+
+    def fetcher(url: str) -> FetchResult:  # the gate refuses news.example, other.example is free
+        asked.append(url)
+        if url.startswith("http://news.example/"):
+            raise TransientError(Outcome.HOST_BUSY, "news.example is busy for 800 ms", retry_after=0.8)
+        return FetchResult(url, 200, {"content-type": "text/html"}, b"<html><body><p>text</p></body></html>")
+
+    urls = ["http://news.example/1", "http://other.example/1", "http://NEWS.example/2", "http://news.example/3"]
+    ids = [_item(db, url) for url in urls]
+    handoff = fetch_step(db, ids, fetcher, S, CLOCK)
+    assert asked == urls[:2]  # the first refusal stands for the host's later items; other hosts go on
+    assert handoff.forward == [ids[1]]
+    assert handoff.retries == {0.8: [ids[0], ids[2], ids[3]]}  # one countdown, so one message
+    busy = [items.get_item(db, item_id) for item_id in (ids[0], ids[2], ids[3])]
+    assert {(i.state, i.outcome, i.attempts) for i in busy if i is not None} == {("discovered", "host_busy", 0)}
 
 
 def test_infrastructure_errors_escape_for_the_task_to_retry(db: psycopg.Connection) -> None:
