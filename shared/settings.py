@@ -70,8 +70,9 @@ class Settings(BaseSettings):
         "auto", "auto: trafilatura's fast mode, its full cascade for a suspected miss; full: always; fast: never."
     )
     extract_fast: bool = _f(False, "Deprecated: true is NEWSMILL_EXTRACT_MODE=fast.")
-    fetch_batch: int = _f(1, "New items fetched by one task, in turn: fewer messages, but a slow page delays the rest.",
-                          gt=0, le=100)  # fmt: skip
+    fetch_batch: int = _f(4, "New items fetched by one task, in turn: fewer messages, but a slow page delays the rest. "
+                          "A host the politeness gate refuses is not asked again in the batch: its items go back "
+                          "together.", gt=0, le=100)  # fmt: skip
     extract_batch: int = _f(16, "Items extracted and published by one task, in one transaction.", gt=0, le=200)
     worker_max_tasks_per_child: int = _f(200, "Tasks before a worker process is replaced.", gt=0)
     worker_max_memory_per_child_kb: int = _f(400_000, "Resident KiB after which a process is replaced.", gt=0)
