@@ -15,7 +15,7 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
     if raw:
         runs = " and ".join(_f(r["articles_per_s"]) for r in raw.get("runs", []))
         lines.append(
-            f"  {'raw trafilatura.extract, 2 processes (the bound)':52} {_f(raw['articles_per_s']):>8}"
+            f"  {'raw trafilatura.extract (no comments), 2 processes':52} {_f(raw['articles_per_s']):>8}"
             + (f"   (faster of {runs}: before and after the fleet)" if len(raw.get("runs", [])) > 1 else "")
         )
     if ingest:
