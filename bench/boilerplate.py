@@ -67,14 +67,15 @@ class TemplateMemory:
 def run_ours(page: Page, memory: TemplateMemory | None) -> tuple[str, float]:
     """Our text of a page and the CPU seconds of cleaning it (signals + clean, trafilatura excluded)."""
     tree = load_html(page.html)
-    text = main_text(tree, page.url, "auto").text
+    found = main_text(tree, page.url, "auto")
+    text = found.text
     if not text:
         return "", 0.0
     host = host_key(page.url.split("/")[2]) or ""
     template = memory.template(host) if memory else frozenset()
     meta = page_metadata(tree, page.url, EntryHints())
     started = time.process_time()
-    cleaned = clean_document(text, tree, url=page.url, meta=meta, hints=EntryHints(), template=template)
+    cleaned = clean_document(text, found.source, url=page.url, meta=meta, hints=EntryHints(), template=template)
     spent = time.process_time() - started
     if memory:
         memory.record(host, page_line_keys(text.splitlines()))
@@ -123,13 +124,16 @@ def cleaning_cost_on_dev_pages(devdata: Path) -> tuple[float, float]:
     for page in load_pages(devdata, None):
         started = time.process_time()
         tree = load_html(page.html)
-        text = main_text(tree, page.url, "auto").text if tree is not None else ""
+        if tree is None:
+            continue
+        found = main_text(tree, page.url, "auto")
+        text = found.text
         extracted = time.process_time()
         if not text:
             continue
         meta = page_metadata(tree, page.url, EntryHints())
         cleaning = time.process_time()  # the metadata is not cleaning's cost
-        clean_document(text, tree, url=page.url, meta=meta, hints=EntryHints(), template=frozenset())
+        clean_document(text, found.source, url=page.url, meta=meta, hints=EntryHints(), template=frozenset())
         spent += time.process_time() - cleaning
         extracting += extracted - started
         counted += 1

@@ -108,6 +108,7 @@ def container_document(container: HtmlElement) -> HtmlElement:
 class MainText:
     text: str
     extraction: Literal["fast", "full"]
+    source: HtmlElement  # what the text was extracted from: the page's tree, or its container in that tree
     scope: Literal["container", "page"] = "page"
 
 
@@ -120,11 +121,11 @@ def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
         if container is not None:
             text = _text(container_document(container), url, fast=True)
             if text and not suspect(text, tree):
-                return MainText(text, "fast", "container")
+                return MainText(text, "fast", container, "container")
         text = _text(tree, url, fast=True)
         if mode == "fast" or not suspect(text, tree):
-            return MainText(text, "fast")
-    return MainText(_text(tree, url, fast=False), "full")
+            return MainText(text, "fast", tree)
+    return MainText(_text(tree, url, fast=False), "full", tree)
 
 
 def extract_raw(html: str, url: str, mode: ExtractMode = "auto") -> str:
@@ -137,7 +138,8 @@ def clean_document(
     raw_text: str, tree: HtmlElement, *, url: str, meta: PageMetadata, hints: EntryHints, template: frozenset[int]
 ) -> Cleaned:
     """trafilatura's text with boilerplate removed, on the evidence of the page's own (already parsed) tree,
-    the host's template lines and the metadata; see workers/stages/clean.py."""
+    the host's template lines and the metadata; see workers/stages/clean.py. ``tree`` is what the text was
+    extracted from: the page, or its article container (whose widgets are the only ones the text can hold)."""
     signals = read_page_signals(tree, raw_text.splitlines())
     context = PageContext(
         title=meta.title, site=urlsplit(url).hostname, signals=signals, template=template,
@@ -170,7 +172,7 @@ def extract_page(
     raw_text = found.text
     if not raw_text:
         raise PermanentError(Outcome.NO_CONTENT, "trafilatura found no main text")
-    cleaned = clean_document(raw_text, tree, url=url, meta=meta, hints=hints, template=template)
+    cleaned = clean_document(raw_text, found.source, url=url, meta=meta, hints=hints, template=template)
     text = cleaned.text
     if len(text) < MIN_TEXT_CHARS:
         raise PermanentError(Outcome.NO_CONTENT, f"{len(text)} characters of text after cleaning")
