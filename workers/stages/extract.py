@@ -12,19 +12,20 @@ from trafilatura's metadata pass.
 
 from __future__ import annotations
 
-from copy import deepcopy
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from lxml.etree import SubElement, XPath
-from lxml.html import Element, HtmlElement
+from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
+from workers.stages.article_container import article_container, container_document
 from workers.stages.clean import Cleaned, PageContext, Removal, clean_page
 from workers.stages.page_metadata import EntryHints, PageMetadata, canonical_url, page_metadata
 from workers.stages.page_signals import read_page_signals
@@ -41,9 +42,6 @@ SUSPECT_MAX_CHARS = 1_000
 SUSPECT_PAGE_SHARE = 0.07
 # With nothing else on a page trafilatura returns what it has (a menu's words); no article is this short.
 MIN_TEXT_CHARS = 25
-# Where a page marks its article, most specific first; a mark is used only when the page has exactly one
-# (a page of several <article> teasers says nothing about which is the story).
-ARTICLE_CONTAINERS = (XPath("//*[@itemprop='articleBody']"), XPath("//article"), XPath("//main"))
 
 __all__ = ["EntryHints", "ExtractMode", "ExtractedPage", "extract_page", "extract_raw"]
 
@@ -83,29 +81,16 @@ def _page_text_chars(tree: HtmlElement) -> int:
     return sum(len(chunk.strip()) for chunk in (body if body is not None else tree).itertext())
 
 
-def suspect(text: str, tree: HtmlElement) -> bool:
-    """Whether a fast extraction looks like a miss: short, and a small share of what the page says."""
-    return len(text) < SUSPECT_MAX_CHARS and len(text) < SUSPECT_PAGE_SHARE * _page_text_chars(tree)
-
-
-def article_container(tree: HtmlElement) -> HtmlElement | None:
-    """The one element the page marks as its article (see ARTICLE_CONTAINERS), or None."""
-    for xpath in ARTICLE_CONTAINERS:
-        found = xpath(tree)
-        if len(found) == 1:
-            return found[0]
-    return None
-
-
-def container_document(container: HtmlElement) -> HtmlElement:
-    """A document holding a copy of ``container`` alone (trafilatura prunes its own copy; the page stays whole)."""
-    document = Element("html")
-    SubElement(document, "body").append(deepcopy(container))
-    return document
+def suspect(text: str, page_chars: Callable[[], int]) -> bool:
+    """Whether a fast extraction looks like a miss: short, and a small share of what the page says
+    (``page_chars()``, the page's text length: only a short text needs it)."""
+    return len(text) < SUSPECT_MAX_CHARS and len(text) < SUSPECT_PAGE_SHARE * page_chars()
 
 
 @dataclass(frozen=True)
 class MainText:
+    """trafilatura's text of a page, which of its modes gave it, and from what."""
+
     text: str
     extraction: Literal["fast", "full"]
     source: HtmlElement  # what the text was extracted from: the page's tree, or its container in that tree
@@ -117,13 +102,14 @@ def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
 
     Every pass but the full cascade is kept only if it does not look like a miss against the whole page."""
     if mode != "full":
+        page_chars = functools.cache(functools.partial(_page_text_chars, tree))  # walked once, if ever
         container = article_container(tree)
         if container is not None:
             text = _text(container_document(container), url, fast=True)
-            if text and not suspect(text, tree):
+            if text and not suspect(text, page_chars):
                 return MainText(text, "fast", container, "container")
         text = _text(tree, url, fast=True)
-        if mode == "fast" or not suspect(text, tree):
+        if mode == "fast" or not suspect(text, page_chars):
             return MainText(text, "fast", tree)
     return MainText(_text(tree, url, fast=False), "full", tree)
 
