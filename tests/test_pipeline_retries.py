@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -114,6 +115,31 @@ def test_a_host_the_gate_refused_is_not_asked_again_in_its_batch_and_goes_back_i
     assert handoff.retries == {0.8: [ids[0], ids[2], ids[3]]}  # one countdown, so one message
     busy = [items.get_item(db, item_id) for item_id in (ids[0], ids[2], ids[3])]
     assert {(i.state, i.outcome, i.attempts) for i in busy if i is not None} == {("discovered", "host_busy", 0)}
+
+
+def test_each_stored_page_goes_on_at_once_and_a_refusal_stands_only_for_its_wait(db: psycopg.Connection) -> None:
+    forwarded: list[int] = []
+    asked: list[tuple[str, list[int]]] = []  # each URL, with what had been forwarded when it was fetched
+
+    def fetcher(url: str) -> FetchResult:
+        asked.append((url, list(forwarded)))
+        if url == "http://news.example/1":
+            raise TransientError(Outcome.HOST_BUSY, "news.example is busy for 50 ms", retry_after=0.05)
+        if url == "http://slow.example/1":
+            time.sleep(0.1)  # a slow failure: the gate's 50 ms for news.example are over after it
+            raise TransientError(Outcome.SERVER_ERROR, "503")
+        return FetchResult(url, 200, {"content-type": "text/html"}, b"<html><body><p>text</p></body></html>")
+
+    urls = ["http://other.example/1", "http://news.example/1", "http://slow.example/1", "http://slow.example/2",
+            "http://news.example/2"]  # fmt: skip
+    ids = [_item(db, url) for url in urls]
+    handoff = fetch_step(
+        db, ids, fetcher, S, CLOCK, on_item=lambda step: forwarded.extend([] if step.again else step.ids)
+    )
+    # A server error refuses nothing for the rest of the batch, and a refusal lasts only the wait it gave.
+    assert [url for url, _ in asked] == urls
+    assert asked[1][1] == [ids[0]]  # the first page went on before the next was even fetched
+    assert forwarded == handoff.forward == [ids[0], ids[3], ids[4]]
 
 
 def test_infrastructure_errors_escape_for_the_task_to_retry(db: psycopg.Connection) -> None:

@@ -29,7 +29,7 @@ from workers.outbox import Outbox
 from workers.steps.enrich import enrich_step, publish_extraction
 from workers.steps.extract import extract_batch, store_extraction
 from workers.steps.fetch import fetch_step
-from workers.steps.handoff import INFRASTRUCTURE, Handoff
+from workers.steps.handoff import INFRASTRUCTURE, Handoff, Next
 from workers.steps.poll import poll_step
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,16 @@ def poll(feed_id: int) -> None:
 @app.task(name="newsmill.fetch_items", **RETRY)
 def fetch_items(item_ids: list[int]) -> None:
     with stage_run("fetch", len(item_ids)), resources.connection() as conn:
-        handoff = fetch_step(conn, item_ids, resources.article_fetcher, get_settings(), now)
-    record("fetch", handoff)
+        handoff = fetch_step(conn, item_ids, resources.article_fetcher, get_settings(), now, on_item=_fetched)
     hand_on(fetch_items, handoff, get_settings().fetch_batch)
-    EXTRACT_OUTBOX.add(handoff.forward)
+
+
+def _fetched(step: Next) -> None:
+    """An item's fetch is decided: counted, and a stored page sent on at once, not behind its batch's slower
+    pages."""
+    STAGE_ITEMS.labels("fetch", step.outcome).inc()
+    if step.ids and not step.again:
+        EXTRACT_OUTBOX.add(step.ids)
 
 
 @app.task(name="newsmill.extract_items", soft_time_limit=get_settings().extract_soft_time_limit,

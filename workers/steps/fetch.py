@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -27,17 +28,24 @@ def fetch_step(
     fetcher: ArticleFetcher,
     s: Settings,
     clock: Callable[[], datetime],
+    *,
+    on_item: Callable[[Next], None] | None = None,
 ) -> Handoff:
     """Fetch several items' pages one after the other (one message for a feed's new entries, not one each);
     ``clock`` is read for each item, since a batch of slow pages takes a while.
 
-    Once the politeness gate refuses a host, the batch's later items on that host are not offered to it
-    again: they are deferred with the same delay, so they go back together in one message instead of each
-    bouncing off the gate in a message of its own."""
+    Each item's outcome goes to ``on_item`` as soon as it is decided (the task counts it and hands a stored
+    page to its extract outbox at once): a slow page later in the batch must not hold back those before it.
+    Once the politeness gate refuses a host, the batch's later items on it are not offered to it again while
+    the wait it gave lasts: they are deferred with the same delay, so they go back together in one message
+    instead of each bouncing off the gate."""
     handoff = Handoff()
-    refused: dict[str, TransientError] = {}
+    refused = Refusals()
     for item_id in item_ids:
-        handoff.add(fetch_one(conn, item_id, fetcher, s, clock(), refused=refused))
+        step = fetch_one(conn, item_id, fetcher, s, clock(), refused=refused)
+        handoff.add(step)
+        if on_item is not None:
+            on_item(step)
     return handoff
 
 
@@ -48,7 +56,7 @@ def fetch_one(
     s: Settings,
     now: datetime,
     *,
-    refused: dict[str, TransientError] | None = None,
+    refused: Refusals | None = None,
 ) -> Next:
     """Fetch an item's page and keep the raw body; the item moves to ``fetched``. Each page is stored as
     soon as it is fetched: a batch may take a while, and a claimed item must not outlive its sweep time."""
@@ -78,15 +86,35 @@ def fetch_one(
     return Next([item.id]) if moved else Next(outcome="skipped")
 
 
-def _fetch(url: str, fetcher: ArticleFetcher, refused: dict[str, TransientError] | None) -> FetchResult:
-    """``fetcher(url)``, unless the gate refused the host earlier in the batch: then that refusal again.
-    ``refused`` maps such hosts to the gate's refusal, and gains this one's."""
-    host = host_of(url)
-    if refused is not None and host in refused:
-        raise refused[host]
+class Refusals:
+    """Hosts the politeness gate refused earlier in a batch, each until the wait it gave has passed."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, tuple[float, TransientError]] = {}
+
+    @staticmethod
+    def _key(url: str) -> str:
+        return host_of(url).rstrip(".")  # the gate's own spelling of a host (shared/politeness.py)
+
+    def check(self, url: str) -> None:
+        """Raise the host's refusal again while it stands: the same delay, so its items go back together."""
+        held = self._until.get(self._key(url))
+        if held is not None and time.monotonic() < held[0]:
+            first = held[1]
+            raise TransientError(first.outcome, f"{first.reason} (refused earlier in this batch)",
+                                 retry_after=first.retry_after)  # fmt: skip
+
+    def add(self, url: str, refusal: TransientError) -> None:
+        self._until[self._key(url)] = (time.monotonic() + (refusal.retry_after or 0.0), refusal)
+
+
+def _fetch(url: str, fetcher: ArticleFetcher, refused: Refusals | None) -> FetchResult:
+    """``fetcher(url)``, unless the gate refused the host earlier in the batch and its wait is not over."""
+    if refused is not None:
+        refused.check(url)
     try:
         return fetcher(url)
     except TransientError as exc:
         if refused is not None and exc.outcome is Outcome.HOST_BUSY:
-            refused[host] = exc
+            refused.add(url, exc)
         raise
