@@ -44,6 +44,11 @@ PUBLISH_RETRIES = Counter(
     "Optimistic publications rolled back and run again with the recheck under the lock, because an article "
     "sharing text with the batch was published meanwhile.",
 )
+EXTRACTIONS = Counter(
+    "newsmill_extractions_total",
+    "Pages extracted, by what trafilatura ran on (the page's article container, or the whole page) and its mode.",
+    ["scope", "mode"],
+)
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).
 QUEUES = ("feeds", "fetch", "extract", "enrich", "deliver")
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import psycopg
 import pytest
 import trafilatura
+from prometheus_client import REGISTRY
 
 from harness.articles import publish_page
 from shared.encoding import decode_html
@@ -190,6 +191,18 @@ def test_a_page_marking_its_one_article_is_extracted_from_that_container_alone()
     assert PARAGRAPH in page.text
     assert "Accueil" not in page.text
     assert "Gazette du Port" not in page.text
+
+
+def test_the_extract_step_counts_what_trafilatura_ran_on(db: psycopg.Connection) -> None:
+    def count(scope: str) -> float:
+        labels = {"scope": scope, "mode": "fast"}
+        return REGISTRY.get_sample_value("newsmill_extractions_total", labels) or 0.0
+
+    before = count("container"), count("page")
+    publish_page(db, f"{SEED_URL}marked/", _page("<title>Budget</title>", "<h1>Le budget est voté</h1>"))
+    unmarked = "<html><body><div>" + "".join(f"<p>{PARAGRAPH} ({n})</p>" for n in range(4)) + "</div></body></html>"
+    publish_page(db, f"{SEED_URL}unmarked/", unmarked)
+    assert (count("container"), count("page")) == (before[0] + 1, before[1] + 1)
 
 
 def test_several_articles_or_a_lone_teaser_do_not_scope_extraction_to_them() -> None:

@@ -21,6 +21,7 @@ from shared.db import articles, items, pages, site_templates
 from shared.db.items import Failure, ItemState
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
+from shared.metrics import EXTRACTIONS
 from shared.settings import Settings
 from workers.stages.dedup import Fingerprint, fingerprint_text
 from workers.stages.extract import EntryHints, extract_page
@@ -110,6 +111,7 @@ def _extract(
     host, key = page_of
     template = templates.get(host, frozenset())
     result = extract_page(decoded.text, page.final_url, hints, mode=s.extraction_mode, template=template)
+    EXTRACTIONS.labels(result.scope, result.extraction).inc()
     fingerprint = fingerprint_text(result.text)
     draft = articles.ArticleDraft(
         item_id=item.id, feed_id=item.feed_id, url=page.final_url, canonical_url=item.canonical_url,
