@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     extract_soft_time_limit: int = _f(60, "Seconds before an extraction is stopped and the item failed.", gt=0)
     extract_time_limit: int = _f(90, "Seconds before the extracting process is killed and replaced.", gt=0)
     extract_mode: Literal["auto", "full", "fast"] = _f(
-        "auto", "auto: trafilatura's fast mode, its full cascade for a suspected miss; full: always; fast: never."
+        "auto",
+        "auto: trafilatura's fast mode (on the page's marked article container first), its full cascade "
+        "for a suspected miss; full: always, on the whole page; fast: never.",
     )
     extract_fast: bool = _f(False, "Deprecated: true is NEWSMILL_EXTRACT_MODE=fast.")
     fetch_batch: int = _f(4, "New items fetched by one task, in turn: fewer messages, but a slow page delays the rest. "
