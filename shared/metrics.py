@@ -46,7 +46,8 @@ PUBLISH_RETRIES = Counter(
 )
 EXTRACTIONS = Counter(
     "newsmill_extractions_total",
-    "Pages extracted, by what trafilatura ran on (the page's article container, or the whole page) and its mode.",
+    "Pages that yielded text, by what trafilatura ran on (the page's article container, or the whole page) and "
+    "its mode.",
     ["scope", "mode"],
 )
 # The broker queues whose depth is reported (workers.app declares them; a test keeps the two in step).

@@ -40,6 +40,10 @@ def test_several_marks_or_a_mark_holding_a_minority_of_the_paragraphs_are_not_tr
     card = "<article><p>" + "Les plus lus de la semaine, en quelques mots. " * 25 + "</p></article>"
     story = STORY * 3
     assert _marked(fromstring(f"<html><body><div>{story}</div><aside>{card}</aside></body></html>")) is None
+    # The card fails, and the next mark is tried: the lone <main> holding the story.
+    assert _marked(fromstring(f"<html><body><main id='m'>{story}<aside>{card}</aside></main></body></html>")) == "m"
+    # No paragraphs to judge by: a lone mark is not trusted.
+    assert _marked(fromstring("<html><body><article>Un texte sans paragraphes.</article></body></html>")) is None
 
 
 def test_the_container_document_holds_a_copy_without_the_text_after_the_element() -> None:

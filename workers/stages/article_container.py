@@ -32,13 +32,18 @@ def _paragraph_chars(root: HtmlElement) -> int:
 
 
 def article_container(tree: HtmlElement) -> HtmlElement | None:
-    """The one element the page marks as its article, when it holds most of its paragraphs; else None."""
+    """The most specific element the page marks once as its article and that holds most of its paragraphs;
+    None when there is none, or the page has no paragraphs to judge by."""
+    page: int | None = None
     for xpath in MARKS:
         found = xpath(tree)
-        if len(found) == 1:
-            container: HtmlElement = found[0]
-            page = _paragraph_chars(tree)
-            return container if page == 0 or _paragraph_chars(container) >= MIN_PARAGRAPH_SHARE * page else None
+        if len(found) != 1:
+            continue
+        page = _paragraph_chars(tree) if page is None else page
+        if page == 0:
+            return None
+        if _paragraph_chars(found[0]) >= MIN_PARAGRAPH_SHARE * page:
+            return found[0]
     return None
 
 
