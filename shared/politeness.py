@@ -77,9 +77,14 @@ class HostGate:
         self._penalise = redis.register_script(_PENALISE)
 
     @staticmethod
+    def host(host: str) -> str:
+        """How the gate spells a host: one schedule for ``News.example.`` and ``news.example``."""
+        return host.lower().rstrip(".")
+
+    @staticmethod
     def keys(host: str) -> tuple[str, str, str]:
         """The slots, spacing and penalty keys of ``host``."""
-        base = KEY_PREFIX + host.lower().rstrip(".")
+        base = KEY_PREFIX + HostGate.host(host)
         return f"{base}:slots", f"{base}:spacing", f"{base}:penalty"
 
     @contextmanager

@@ -13,6 +13,7 @@ from shared.db import items, pages
 from shared.db.items import ItemState
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_client import FetchResult
+from shared.politeness import HostGate
 from shared.settings import Settings
 from shared.urls import host_of
 from workers.steps.handoff import INFRASTRUCTURE, Handoff, Next, defer_transient, give_up
@@ -66,7 +67,7 @@ def fetch_one(
     if give_up(conn, item, s, Outcome.NETWORK_ERROR):
         return Next(outcome=Outcome.NETWORK_ERROR.value)
     try:
-        result = _fetch(item.url, fetcher, refused)
+        result = (refused or Refusals()).fetch(item.url, fetcher)
     except TransientError as exc:
         return defer_transient(conn, item, exc, s, now)
     except PermanentError as exc:
@@ -92,29 +93,18 @@ class Refusals:
     def __init__(self) -> None:
         self._until: dict[str, tuple[float, TransientError]] = {}
 
-    @staticmethod
-    def _key(url: str) -> str:
-        return host_of(url).rstrip(".")  # the gate's own spelling of a host (shared/politeness.py)
-
-    def check(self, url: str) -> None:
-        """Raise the host's refusal again while it stands: the same delay, so its items go back together."""
-        held = self._until.get(self._key(url))
+    def fetch(self, url: str, fetcher: ArticleFetcher) -> FetchResult:
+        """``fetcher(url)``, unless the gate refused the host earlier in the batch and its wait is not over:
+        then that refusal again, with the same delay, so the host's items go back together."""
+        host = HostGate.host(host_of(url))
+        held = self._until.get(host)
         if held is not None and time.monotonic() < held[0]:
             first = held[1]
             raise TransientError(first.outcome, f"{first.reason} (refused earlier in this batch)",
                                  retry_after=first.retry_after)  # fmt: skip
-
-    def add(self, url: str, refusal: TransientError) -> None:
-        self._until[self._key(url)] = (time.monotonic() + (refusal.retry_after or 0.0), refusal)
-
-
-def _fetch(url: str, fetcher: ArticleFetcher, refused: Refusals | None) -> FetchResult:
-    """``fetcher(url)``, unless the gate refused the host earlier in the batch and its wait is not over."""
-    if refused is not None:
-        refused.check(url)
-    try:
-        return fetcher(url)
-    except TransientError as exc:
-        if refused is not None and exc.outcome is Outcome.HOST_BUSY:
-            refused.add(url, exc)
-        raise
+        try:
+            return fetcher(url)
+        except TransientError as exc:
+            if exc.outcome is Outcome.HOST_BUSY:
+                self._until[host] = (time.monotonic() + (exc.retry_after or 0.0), exc)
+            raise
