@@ -45,8 +45,10 @@ class TopicCache:
 TOPICS = TopicCache()
 
 
-def _count(handoff: Handoff, published: Published) -> None:
-    duplicates = sum(published.duplicates)
+def _count(handoff: Handoff, published: Published, offered: int) -> None:
+    """Of the ``offered`` articles: copies, originals, and those another delivery had published already."""
+    duplicates = sum(published.duplicates)  # one flag per article this batch published
+    handoff.count("skipped", offered - len(published.duplicates))
     handoff.count("duplicate", duplicates)
     handoff.count("published", len(published.duplicates) - duplicates)
 
@@ -68,8 +70,7 @@ def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now
 
     published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
-    x.handoff.count("skipped", len(x.done) - len(published.duplicates))  # one per article published
-    _count(x.handoff, published)
+    _count(x.handoff, published, offered=len(x.done))
     return x.handoff
 
 
@@ -106,6 +107,5 @@ def enrich_step(conn: psycopg.Connection, item_ids: list[int], s: Settings, now:
     published.observe_lock()
     for failure in failures:
         handoff.count(failure.outcome, 1)
-    handoff.count("skipped", len(todo) - len(published.duplicates))
-    _count(handoff, published)
+    _count(handoff, published, offered=len(todo))
     return handoff
