@@ -33,11 +33,16 @@ def _drop_marks(marks: frozenset[str]) -> re.Pattern[str]:
     return re.compile("[" + "".join(re.escape(c) for c in sorted(marks)) + "]+")
 
 
+def unify_marks(text: str) -> str:
+    """Every apostrophe spelling as ``'`` and every dash as ``-``: how rules and texts write them alike."""
+    return _HYPHENS.sub("-", _APOSTROPHES.sub("'", text))
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded (Cyrillic too)."""
     if text.isascii():  # NFKD leaves ASCII as it is, and it has no marks to drop nor quotes to unify
         return text.casefold()
-    decomposed = _HYPHENS.sub("-", _APOSTROPHES.sub("'", unicodedata.normalize("NFKD", text)))
+    decomposed = unify_marks(unicodedata.normalize("NFKD", text))
     marks = frozenset(c for c in set(decomposed) if unicodedata.combining(c))
     return (_drop_marks(marks).sub("", decomposed) if marks else decomposed).casefold()
 
@@ -68,7 +73,7 @@ def compile_term(term: str) -> Term:
     """A term's whole-word form; ``*`` ends a word as a prefix wildcard, nowhere else. ValueError names a bad
     term (characters rules do not allow, a misplaced '*', a wildcard with too short a stem)."""
     words = [w for w in _SEPARATORS.split(fold(term)) if w]
-    if not words or not _TERM_CHARS.match(_HYPHENS.sub("-", _APOSTROPHES.sub("'", term))):
+    if not words or not _TERM_CHARS.match(unify_marks(term)):
         raise ValueError(f"term {term!r} is empty or has characters rules do not allow")
     stems = [word.removesuffix("*") for word in words]
     for word, stem in zip(words, stems, strict=True):

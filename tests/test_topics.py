@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.topic_rules import _APOSTROPHES, _HYPHENS, Topic, fold, parse_topics, term_key
+from shared.topic_rules import Topic, fold, parse_topics, term_key, unify_marks
 from workers.stages.topics import evaluate, match_topic, tag_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_fold_is_idempotent(text: str) -> None:
 def test_fold_drops_exactly_the_combining_marks(text: str) -> None:
     # fold's pattern holds only the marks the text has: the same result as testing every character plainly
     # (the apostrophe and hyphen spellings are the module's own: only the dropping of marks is under test)
-    decomposed = _HYPHENS.sub("-", _APOSTROPHES.sub("'", unicodedata.normalize("NFKD", text)))
+    decomposed = unify_marks(unicodedata.normalize("NFKD", text))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     assert fold(text) == (text.casefold() if text.isascii() else plain)
 
