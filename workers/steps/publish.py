@@ -130,7 +130,7 @@ def _publish_optimistically(
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
-            published = publish(conn, write(), topic_ids, s, optimistic=True)
+            published = publish(conn, write(), topic_ids, s, began=began)
             conn.execute("COMMIT")
     except BaseException:
         # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot
@@ -138,7 +138,7 @@ def _publish_optimistically(
         with contextlib.suppress(psycopg.Error):
             conn.rollback()
         raise
-    return dataclasses.replace(published, asked_at=began) if published.check is not None else published
+    return published
 
 
 def publish(
@@ -147,15 +147,16 @@ def publish(
     topic_ids: Mapping[str, int],
     s: Settings,
     *,
-    optimistic: bool = False,
+    began: float | None = None,
 ) -> Published:
     """Write the batch's duplicate links, index entries, tags and enrichment, then give it a cursor range.
 
     Call it inside the caller's transaction, after the items moved to ``published``. Everything is written
     before the publication lock is taken; the lock is then held only until commit. Careful (the default):
     under the lock, one statement reads what was published meanwhile (rarely anything) and those articles are
-    scored. ``optimistic`` (inside a pipeline, see ``publish_batch``): the lock statement fails the
-    transaction if anything published meanwhile shares a text or band key with the batch's originals."""
+    scored. Optimistic when ``began`` is given (the perf_counter time BEGIN was sent, inside a pipeline: see
+    ``publish_batch``): the lock statement fails the transaction if anything published meanwhile shares a
+    text or band key with the batch's originals."""
     if not batch:
         return Published([], time.perf_counter(), 0.0)
     ids = [entry.article_id for entry in batch]
@@ -170,12 +171,12 @@ def publish(
     finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
     matches = finder.decide()
     _save(conn, batch, matches)
-    asked = time.perf_counter()
-    if optimistic:
+    if began is not None:
         hashes, keys = finder.originals(matches)
         check = articles.lock_unless_published_since(conn, seen, ids, hashes, keys)
         articles.bump_cursor(conn, ids)
-        return Published([m is not None for m in matches], asked, 0.0, check)
+        return Published([m is not None for m in matches], began, 0.0, check)
+    asked = time.perf_counter()
     articles.lock_publication(conn)
     locked = time.perf_counter()
     rechecked = finder.recheck(seen, matches)
