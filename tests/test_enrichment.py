@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import psycopg
@@ -13,10 +13,12 @@ from prometheus_client import REGISTRY
 from psycopg.pq import TransactionStatus
 
 from harness.articles import article_html, load_seed_topics, publish_page
-from shared.db import articles, items
+from shared.db import articles, dedup_index, items
 from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
+from workers.stages.dedup import Shingles, fingerprint_text, shingle_text
+from workers.steps.duplicates import RECENT, find_duplicate
 from workers.steps.enrich import enrich_step
 from workers.steps.publish import ToPublish, publish_batch
 
@@ -180,3 +182,50 @@ def test_a_failed_optimistic_publication_rolls_back_and_leaves_the_connection_us
         assert db.info.transaction_status == TransactionStatus.IDLE
         assert items.get_item(db, item_id).state == ItemState.EXTRACTED  # type: ignore[union-attr]
     assert db.execute("SELECT count(*) FROM articles WHERE cursor IS NOT NULL").fetchone() == (0,)
+
+
+@pytest.fixture
+def forgetful() -> Iterator[None]:
+    """This process's recent shingles forgotten before and after: as if another worker published the original
+    (and what the test made it remember of altered rows does not leak into later tests)."""
+    RECENT.clear()
+    yield
+    RECENT.clear()
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_an_original_s_shingles_are_stored_and_a_copy_is_scored_on_them(db: psycopg.Connection) -> None:
+    """A worker that did not publish the original reads its shingles back instead of shingling its text: the
+    stored row stands for the text it was taken from (same content hash) and only for that one."""
+    seed = publish_page(db, "http://lqm.example/monde/biden.html", SEED_PAGE)
+    stored = db.execute(
+        "SELECT s.mode, s.token_count, s.hashes FROM dedup_shingles s JOIN articles a "
+        "ON a.id = s.article_id AND a.content_hash = s.content_hash WHERE a.id = %s",
+        (seed,),
+    ).fetchone()
+    assert stored is not None, "the original's shingles were not stored"
+    text = db.execute("SELECT text FROM articles WHERE id = %s", (seed,)).fetchone()
+    assert text is not None
+    assert Shingles.from_bytes(*stored) == shingle_text(text[0])
+
+    # Another process (nothing recent in memory), and a stored text that no longer resembles the copy: the
+    # row of shingles, still for the same content hash, does, and the copy is confirmed on it.
+    copy = fingerprint_text((FIXTURES / "dedup" / "seed_syndicated.txt").read_text(encoding="utf-8"))
+    threshold = Settings().dedup_threshold
+    db.execute("UPDATE articles SET text = 'Un autre texte, sans rapport.' WHERE id = %s", (seed,))
+    RECENT.clear()
+    match = find_duplicate(db, copy, threshold)
+    assert match is not None
+    assert match.original_id == seed
+
+    # A row for an older text (another hash) is not trusted: the text is shingled again, and shares nothing.
+    db.execute("UPDATE dedup_shingles SET content_hash = 'older' WHERE article_id = %s", (seed,))
+    RECENT.clear()
+    assert find_duplicate(db, copy, threshold) is None
+
+
+def test_a_copy_leaving_the_index_takes_its_shingles_along(db: psycopg.Connection) -> None:
+    article_id = publish_page(db, "http://x.example/a.html", article_html("Harbour", ["The harbour reopened. " * 20]))
+    assert db.execute("SELECT count(*) FROM dedup_shingles WHERE article_id = %s", (article_id,)).fetchone() == (1,)
+    dedup_index.unindex_articles(db, [article_id])
+    assert db.execute("SELECT count(*) FROM dedup_shingles WHERE article_id = %s", (article_id,)).fetchone() == (0,)

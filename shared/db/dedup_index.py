@@ -1,5 +1,6 @@
-"""SQL for the ``dedup_bands`` table: the LSH index of original articles, and the lookups the duplicate
-decision makes over it (workers/steps/duplicates.py decides; nothing here scores text).
+"""SQL for the ``dedup_bands`` and ``dedup_shingles`` tables: the LSH index of original articles, their shingle
+hashes (what a candidate is scored on, so no worker shingles its text again), and the lookups the duplicate
+decision makes over them (workers/steps/duplicates.py decides; nothing here scores text).
 
 Originals are indexed, and of their copies only those clearly longer than every member they matched
 (workers/stages/dedup.py, ``indexes_as_member``): when a cut copy arrives before the original, the original is
@@ -57,13 +58,17 @@ class BatchCandidate:
     duplicate_of: int | None
     content_hash: str
     hits: int
+    # Its stored shingles (``dedup_shingles``) when they are of its current text; else None: shingle the text.
+    shingle_mode: str | None = None
+    shingle_tokens: int | None = None
+    shingle_hashes: bytes | None = None
 
 
 def candidates_for_batch(
     conn: psycopg.Connection, keys_by_position: Sequence[Sequence[int]], exclude_ids: Sequence[int]
 ) -> list[BatchCandidate]:
     """Indexed originals sharing band keys with each text of a batch, most shared first, bounded per key and
-    in all, in one statement."""
+    in all, with their stored shingles, in one statement."""
     positions = [p for p, keys in enumerate(keys_by_position) for _ in keys]
     keys = [k for ks in keys_by_position for k in ks]
     if not keys:
@@ -83,8 +88,10 @@ def candidates_for_batch(
             ), ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY position ORDER BY hits DESC, article_id) AS rank FROM hits
             )
-            SELECT r.position, a.id, a.duplicate_of, a.content_hash, r.hits
+            SELECT r.position, a.id, a.duplicate_of, a.content_hash, r.hits, s.mode AS shingle_mode,
+                   s.token_count AS shingle_tokens, s.hashes AS shingle_hashes
             FROM ranked r JOIN articles a ON a.id = r.article_id
+            LEFT JOIN dedup_shingles s ON s.article_id = a.id AND s.content_hash = a.content_hash
             WHERE r.rank <= %(limit)s ORDER BY r.position, r.rank
             """,
             {"positions": Bigints(positions), "keys": Bigints(keys), "exclude": Bigints(exclude_ids),
@@ -184,7 +191,39 @@ def unindex_article(conn: psycopg.Connection, article_id: int) -> None:
 
 def unindex_articles(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     if article_ids:
-        conn.execute("DELETE FROM dedup_bands WHERE article_id = ANY(%s)", (Bigints(sorted(article_ids)),))
+        ids = Bigints(sorted(article_ids))
+        conn.execute("DELETE FROM dedup_bands WHERE article_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM dedup_shingles WHERE article_id = ANY(%s)", (ids,))
+
+
+@dataclass(frozen=True)
+class ShingleRow:
+    """An indexed article's shingle hashes (workers/stages/dedup.py, ``Shingles.to_bytes``) and the text's hash."""
+
+    article_id: int
+    content_hash: str
+    mode: str
+    token_count: int
+    hashes: bytes
+
+
+def store_shingles(conn: psycopg.Connection, rows: Sequence[ShingleRow]) -> None:
+    """Keep these articles' shingles, in one statement; an article's row for an older text is replaced."""
+    if not rows:
+        return
+    rows = sorted(rows, key=lambda r: r.article_id)  # one lock order for concurrent publishers
+    conn.execute(
+        """
+        INSERT INTO dedup_shingles (article_id, content_hash, mode, token_count, hashes)
+        SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %b::bytea[])
+        ON CONFLICT (article_id) DO UPDATE
+            SET content_hash = EXCLUDED.content_hash, mode = EXCLUDED.mode,
+                token_count = EXCLUDED.token_count, hashes = EXCLUDED.hashes
+            WHERE dedup_shingles.content_hash <> EXCLUDED.content_hash
+        """,
+        (Bigints(r.article_id for r in rows), [r.content_hash for r in rows], [r.mode for r in rows],
+         [r.token_count for r in rows], [r.hashes for r in rows]),
+    )  # fmt: skip
 
 
 def bulk_index(conn: psycopg.Connection, articles: Iterable[tuple[int, Sequence[int]]]) -> int:

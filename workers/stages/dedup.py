@@ -85,6 +85,20 @@ class Shingles:
         """The hashes in order: what another text's shingles are looked up in (a binary search)."""
         return np.sort(self.array)
 
+    def to_bytes(self) -> bytes:
+        """The hashes as stored (``dedup_shingles.hashes``): little-endian uint32, in text order."""
+        return self.array.astype("<u4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, mode: str, token_count: int, data: bytes) -> Shingles:
+        """The shingles ``to_bytes`` stored: equal to shingling the text again, without the work."""
+        if mode not in ("words", "chars"):
+            raise ValueError(f"unknown shingle mode {mode!r}")
+        array = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        shingles = cls("words" if mode == "words" else "chars", token_count, tuple(array.tolist()))
+        shingles.__dict__["array"] = array  # the cached property, already made
+        return shingles
+
 
 @dataclass(frozen=True)
 class Sketch:

@@ -107,6 +107,10 @@ class RecentShingles:
                 self._entries.move_to_end((article_id, content_hash))
             return found
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def put(self, article_id: int, content_hash: str, shingles: Shingles) -> None:
         with self._lock:
             self._entries[(article_id, content_hash)] = shingles
@@ -132,7 +136,8 @@ class DuplicateFinder:
         self.shingles: dict[int, Shingles] = {}
 
     def _shingle(self, hashes: dict[int, str]) -> None:
-        """Shingles of these articles (id -> content hash): from this process's recent ones, else their text."""
+        """Shingles of these articles (id -> content hash) not known yet: from this process's recent ones, else
+        their text."""
         missing = set()
         for article_id, content_hash in hashes.items():
             if article_id not in self.shingles:
@@ -149,6 +154,9 @@ class DuplicateFinder:
         """For each text: the first-seen original it copies, or None. The similarity is against the article
         that matched; when that one is itself a duplicate, ``original_id`` is its original."""
         found = dedup_index.candidates_for_batch(self.conn, [fp.sketch.band_keys for _, fp in self.batch], self.ids)
+        for c in found:  # stored shingles first: the text is shingled only for a member indexed without them
+            if c.shingle_hashes is not None and c.shingle_mode is not None and c.shingle_tokens is not None:
+                self.shingles[c.id] = Shingles.from_bytes(c.shingle_mode, c.shingle_tokens, c.shingle_hashes)
         self._shingle({c.id: c.content_hash for c in found})
         stored: list[list[dedup_index.BatchCandidate]] = [[] for _ in self.batch]
         for candidate in found:

@@ -188,14 +188,19 @@ def publish(
 
 
 def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
-    """Index the originals and the copies that join their story's members (shared/db/dedup_index.py,
-    workers/stages/dedup.py), drop the other copies from the index (a re-extracted article may have become
-    one), and store language and duplicate link."""
+    """Index the originals and the copies that join their story's members, with their shingles
+    (shared/db/dedup_index.py, workers/stages/dedup.py), drop the other copies from the index (a re-extracted
+    article may have become one), and store language and duplicate link."""
     pairs = list(zip(batch, matches, strict=True))
     indexed = {e.article_id for e, m in pairs if m is None or indexes_as_member(m, e.enriched.fingerprint.shingles)}
     dedup_index.index_articles(
         conn, {e.article_id: e.enriched.fingerprint.sketch.band_keys for e, _ in pairs if e.article_id in indexed}
     )
+    dedup_index.store_shingles(conn, [
+        dedup_index.ShingleRow(e.article_id, e.enriched.fingerprint.content_hash, shingles.mode,
+                               shingles.token_count, shingles.to_bytes())
+        for e, _ in pairs if e.article_id in indexed for shingles in [e.enriched.fingerprint.shingles]
+    ])  # fmt: skip
     dedup_index.unindex_articles(conn, [e.article_id for e, _ in pairs if e.article_id not in indexed])
     articles.save_enrichments(conn, {
         e.article_id: articles.Enrichment(
