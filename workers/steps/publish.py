@@ -5,8 +5,8 @@ what makes cursor order equal commit order for downstream readers (docs/downstre
 the duplicate decisions: a batch decides against what is published before taking it, then, holding it,
 makes sure nothing published in between changes a decision (workers/steps/duplicates.py), so two copies of
 one story published at the same moment cannot both become originals. The enrichment stages' CPU work happens
-before the transaction, every write is one statement for the whole batch, and all of them come before the
-lock.
+before the transaction, and every write is one statement for the whole batch; all of them come before the
+lock except the last, which stamps each article's language, duplicate link and cursor in one row update.
 
 ``publish_batch`` first publishes optimistically: the lock, a check that nothing relevant was published
 meanwhile, the cursor bump and COMMIT go to the server in one pipeline, so the lock is held for the server's
@@ -149,10 +149,11 @@ def publish(
     *,
     began: float | None = None,
 ) -> Published:
-    """Write the batch's duplicate links, index entries, tags and enrichment, then give it a cursor range.
+    """Write the batch's tags and index entries, then its duplicate links and enrichment with a cursor range.
 
-    Call it inside the caller's transaction, after the items moved to ``published``. Everything is written
-    before the publication lock is taken; the lock is then held only until commit. Careful (the default):
+    Call it inside the caller's transaction, after the items moved to ``published``. Tags and index entries
+    are written before the publication lock is taken; the one statement after it gives each article its
+    enrichment and cursor together (one rewrite of the row, not two), and the lock is held until commit. Careful (the default):
     under the lock, one statement reads what was published meanwhile (rarely anything) and those articles are
     scored. Optimistic when ``began`` is given (the perf_counter time BEGIN was sent, inside a pipeline: see
     ``publish_batch``): the lock statement fails the transaction if anything published meanwhile shares a
@@ -170,11 +171,11 @@ def publish(
     seen = articles.published_up_to(conn)  # before deciding: whatever commits later has a higher cursor
     finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
     matches = finder.decide()
-    _save(conn, batch, matches)
+    _index(conn, batch, matches)
     if began is not None:
         hashes, keys = finder.originals(matches)
         check = articles.lock_unless_published_since(conn, seen, ids, hashes, keys)
-        articles.bump_cursor(conn, ids)
+        articles.publish_enriched(conn, _enrichments(batch, matches))
         return Published([m is not None for m in matches], began, 0.0, check)
     asked = time.perf_counter()
     articles.lock_publication(conn)
@@ -182,15 +183,29 @@ def publish(
     rechecked = finder.recheck(seen, matches)
     changed = [i for i, (before, after) in enumerate(zip(matches, rechecked, strict=True)) if before != after]
     if changed:  # a copy of something published meanwhile (a story arriving twice at once)
-        _save(conn, [batch[i] for i in changed], [rechecked[i] for i in changed])
-    articles.bump_cursor(conn, ids)  # last: the counter row stays locked until commit
+        _index(conn, [batch[i] for i in changed], [rechecked[i] for i in changed])
+    articles.publish_enriched(conn, _enrichments(batch, rechecked))  # last: the counter row stays locked to commit
     return Published([m is not None for m in rechecked], asked, locked - asked)
 
 
-def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
+def _enrichments(
+    batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]
+) -> dict[int, articles.Enrichment]:
+    """What publication stores of each article besides its cursor: language and duplicate link."""
+    return {
+        e.article_id: articles.Enrichment(
+            language=e.enriched.language.language, language_probability=e.enriched.language.probability,
+            language_source=e.enriched.language.source, duplicate_of=m.original_id if m else None,
+            similarity=m.similarity if m else None,
+        )
+        for e, m in zip(batch, matches, strict=True)
+    }  # fmt: skip
+
+
+def _index(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequence[DuplicateMatch | None]) -> None:
     """Index the originals and the copies that join their story's members, with their shingles
-    (shared/db/dedup_index.py, workers/stages/dedup.py), drop the other copies from the index (a re-extracted
-    article may have become one), and store language and duplicate link."""
+    (shared/db/dedup_index.py, workers/stages/dedup.py), and drop the other copies from the index (a
+    re-extracted article may have become one)."""
     pairs = list(zip(batch, matches, strict=True))
     indexed = {e.article_id for e, m in pairs if m is None or indexes_as_member(m, e.enriched.fingerprint.shingles)}
     dedup_index.index_articles(
@@ -202,11 +217,3 @@ def _save(conn: psycopg.Connection, batch: Sequence[ToPublish], matches: Sequenc
         for e, _ in pairs if e.article_id in indexed for shingles in [e.enriched.fingerprint.shingles]
     ])  # fmt: skip
     dedup_index.unindex_articles(conn, [e.article_id for e, _ in pairs if e.article_id not in indexed])
-    articles.save_enrichments(conn, {
-        e.article_id: articles.Enrichment(
-            language=e.enriched.language.language, language_probability=e.enriched.language.probability,
-            language_source=e.enriched.language.source, duplicate_of=m.original_id if m else None,
-            similarity=m.similarity if m else None,
-        )
-        for e, m in pairs
-    })  # fmt: skip
