@@ -9,13 +9,16 @@ import psycopg
 import pytest
 import trafilatura
 from prometheus_client import REGISTRY
+from trafilatura import bare_extraction
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
 from harness.articles import publish_page
 from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.languages import normalise_language
 from shared.settings import Settings
-from workers.stages.extract import EntryHints, extract_page, page_canonical_url
+from workers.stages.extract import EntryHints, extract_page, main_text, page_canonical_url
 from workers.stages.page_metadata import choose_date
 
 from .conftest import FIXTURES
@@ -242,3 +245,38 @@ def test_auto_mode_extracts_a_suspected_miss_again_with_the_full_cascade() -> No
     assert seed.extraction == "fast"
     # Full mode always takes the whole page.
     assert extract_page(_page("", "<h1>Budget</h1>"), SEED_URL, mode="full").scope == "page"
+
+
+def _unmarked_page(story: str, footer_text: str = "© 2024 La Gazette du Port") -> str:
+    """A page without an article container: menus, an aside, a newsletter form and a footer around the story."""
+    menu = "<nav><ul>" + "".join(f"<li><a href='/r/{n}'>Rubrique {n}</a></li>" for n in range(40)) + "</ul></nav>"
+    head = '<script type="application/ld+json">{"@type": "NewsArticle"}</script><script>var x = 1;</script>'
+    return (
+        f"<html><head>{head}<style>p {{ color: red }}</style></head><body>{menu}<div>{story}</div>"
+        "<aside><p>Les plus lus</p></aside><form action='/lettre'><input name='email'><button>OK</button></form>"
+        f"<footer><p>{footer_text}</p></footer></body></html>"
+    )
+
+
+def test_a_page_without_a_container_is_extracted_without_what_trafilatura_deletes_anyway() -> None:
+    html = _unmarked_page("".join(f"<p>{PARAGRAPH} ({n})</p>" for n in range(6)))
+    tree = load_html(html)
+    found = main_text(tree, SEED_URL, "auto")
+    assert (found.scope, found.extraction) == ("page", "fast")
+    # The same text trafilatura's fast mode gives on the page as published.
+    published = bare_extraction(load_html(html), url=SEED_URL, fast=True, include_comments=False, include_tables=True)
+    assert isinstance(published, Document)
+    assert found.text == published.text
+    # Dropped: menus, aside, footer, scripts and styles. Kept: JSON-LD, and the form with its controls (evidence
+    # for cleaning; a whole ASP.NET page sits in one form).
+    assert tree.xpath("//nav | //aside | //footer | //style | //script[not(@type)]") == []
+    assert len(tree.xpath('//script[@type="application/ld+json"]')) == 1
+    assert len(tree.xpath("//form/input | //form/button")) == 2
+
+
+def test_a_miss_is_judged_against_the_page_as_published() -> None:
+    """A short text beside a long footer is a suspected miss, though the footer is dropped before extraction."""
+    footer = " ".join(["Mentions légales, conditions d'utilisation et politique de confidentialité."] * 80)
+    html = _unmarked_page(f"<p>{PARAGRAPH}</p>", footer_text=footer)
+    found = main_text(load_html(html), SEED_URL, "auto")
+    assert found.extraction == "full"

@@ -3,8 +3,10 @@
 The page is parsed once. When the page itself says where its article is (one schema.org ``articleBody``,
 else one ``<article>``, else one ``<main>``), trafilatura first runs on that container alone: its cost grows
 with the tree it cleans and searches, and the rest of the page is the navigation, teasers and footer it would
-remove anyway. Otherwise, or when that result looks like a miss, it runs in its fast mode on the whole page
-(its own extractor, without the readability and jusText comparison that makes up a quarter of its time); only
+remove anyway. Otherwise, or when that result looks like a miss, it runs in its fast mode on the whole page,
+less the elements it deletes anyway (menus, footers, asides, scripts: they are most of such a page's
+elements, and it walks them several times before deleting them), without the readability and jusText
+comparison that makes up a quarter of its time; only
 a result that still looks like a miss (short, and a small share of the page's text) is extracted again with
 the full cascade. docs/performance.md has the figures. Metadata comes from workers/stages/page_metadata.py, not
 from trafilatura's metadata pass.
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
@@ -97,10 +100,29 @@ class MainText:
     scope: Literal["container", "page"] = "page"
 
 
+# What trafilatura deletes anyway in its tree cleaning (``settings.MANUALLY_CLEANED``), dropped from a page
+# without a container before trafilatura sees it: it copies the page and runs its raw-tree expressions over
+# every element before deleting these, and on such a page the menus, footers and asides are most of them.
+# Kept: JSON-LD (trafilatura's forum detection and fallback read it), forms and their controls (a whole
+# ASP.NET page sits in one form, trafilatura treats forms apart, and cleaning reads them as evidence).
+_DELETED_BY_TRAFILATURA = XPath(
+    '//script[not(@type="application/ld+json")] | //style | //svg | //noscript | //link | //iframe'
+    " | //nav | //footer | //aside"
+)
+
+
+def _drop_deleted_by_trafilatura(tree: HtmlElement) -> None:
+    for element in _DELETED_BY_TRAFILATURA(tree):
+        if element.getparent() is not None:  # the root stays; tails (text after the element) stay too
+            element.drop_tree()
+
+
 def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
     """trafilatura's text of the page under ``mode``, which of its modes gave it and on what ('' when none).
 
-    Every pass but the full cascade is kept only if it does not look like a miss against the whole page."""
+    Every pass but the full cascade is kept only if it does not look like a miss against the whole page.
+    Outside the full mode, a page without an article container is extracted, and left, without the elements
+    trafilatura deletes anyway (``_DELETED_BY_TRAFILATURA``): read the page's metadata first."""
     if mode != "full":
         page_chars = functools.cache(functools.partial(_page_text_chars, tree))  # walked once, if ever
         container = article_container(tree)
@@ -108,6 +130,8 @@ def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
             text = _text(container_document(container), url, fast=True)
             if text and not suspect(text, page_chars):
                 return MainText(text, "fast", container, "container")
+        page_chars()  # a miss is judged against the page as published, so measured before the drop
+        _drop_deleted_by_trafilatura(tree)
         text = _text(tree, url, fast=True)
         if mode == "fast" or not suspect(text, page_chars):
             return MainText(text, "fast", tree)
