@@ -1,13 +1,12 @@
 """Extraction stage: an article page's HTML in, its cleaned text and honest metadata out.
 
-The page is parsed once. When the page itself says where its article is (one schema.org ``articleBody``,
-else one ``<article>``, else one ``<main>``), trafilatura first runs on that container alone: its cost grows
-with the tree it cleans and searches, and the rest of the page is the navigation, teasers and footer it would
-remove anyway. Otherwise, or when that result looks like a miss, it runs in its fast mode on the whole page,
-less the elements it deletes anyway (menus, footers, asides, scripts: they are most of such a page's
-elements, and it walks them several times before deleting them), without the readability and jusText
-comparison that makes up a quarter of its time; only
-a result that still looks like a miss (short, and a small share of the page's text) is extracted again with
+The page is parsed once. When the page itself says where its article is (one schema.org ``articleBody``, else one
+``<article>``, else one ``<main>``), trafilatura first runs on that container alone: its cost grows with the tree
+it cleans and searches, and the rest of the page is the navigation, teasers and footer it would remove anyway.
+Otherwise, or when that result looks like a miss, it runs in its fast mode on the whole page, less the elements it
+deletes anyway (menus, footers, asides, scripts: they are most of such a page's elements, and it walks them several
+times before deleting them), without the readability and jusText comparison that makes up a quarter of its time;
+only a result that still looks like a miss (short, and a small share of the page's text) is extracted again with
 the full cascade. docs/performance.md has the figures. Metadata comes from workers/stages/page_metadata.py, not
 from trafilatura's metadata pass.
 """

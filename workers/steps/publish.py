@@ -153,11 +153,11 @@ def publish(
 
     Call it inside the caller's transaction, after the items moved to ``published``. Tags and index entries
     are written before the publication lock is taken; the one statement after it gives each article its
-    enrichment and cursor together (one rewrite of the row, not two), and the lock is held until commit. Careful (the default):
-    under the lock, one statement reads what was published meanwhile (rarely anything) and those articles are
-    scored. Optimistic when ``began`` is given (the perf_counter time BEGIN was sent, inside a pipeline: see
-    ``publish_batch``): the lock statement fails the transaction if anything published meanwhile shares a
-    text or band key with the batch's originals."""
+    enrichment and cursor together (one rewrite of the row, not two), and the lock is held until commit.
+    Careful (the default): under the lock, one statement reads what was published meanwhile (rarely
+    anything) and those articles are scored. Optimistic when ``began`` is given (the perf_counter time BEGIN
+    was sent, inside a pipeline: see ``publish_batch``): the lock statement fails the transaction if anything
+    published meanwhile shares a text or band key with the batch's originals."""
     if not batch:
         return Published([], time.perf_counter(), 0.0)
     ids = [entry.article_id for entry in batch]
