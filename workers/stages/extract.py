@@ -13,8 +13,9 @@ from trafilatura's metadata pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -99,29 +100,68 @@ class MainText:
     scope: Literal["container", "page"] = "page"
 
 
-# What trafilatura deletes anyway in its tree cleaning (``settings.MANUALLY_CLEANED``), dropped from a page
-# without a container before trafilatura sees it: it copies the page and runs its raw-tree expressions over
-# every element before deleting these, and on such a page the menus, footers and asides are most of them.
-# Kept: JSON-LD (trafilatura's forum detection and fallback read it), forms and their controls (a whole
-# ASP.NET page sits in one form, trafilatura treats forms apart, and cleaning reads them as evidence).
+# What trafilatura deletes anyway in its tree cleaning (``settings.MANUALLY_CLEANED``), set aside while its
+# whole-page pass runs: it copies the page and runs its raw-tree expressions over every element before deleting
+# these, and on a page without a container the menus, footers and asides are most of them. Kept: JSON-LD
+# (trafilatura's forum detection and fallback read it), forms and their controls (a whole ASP.NET page sits in
+# one form, and trafilatura treats forms apart).
 _DELETED_BY_TRAFILATURA = XPath(
     '//script[not(@type="application/ld+json")] | //style | //svg | //noscript | //link | //iframe'
     " | //nav | //footer | //aside"
 )
 
 
-def _drop_deleted_by_trafilatura(tree: HtmlElement) -> None:
-    for element in _DELETED_BY_TRAFILATURA(tree):
-        if element.getparent() is not None:  # the root stays; tails (text after the element) stay too
-            element.drop_tree()
+@contextlib.contextmanager
+def _set_aside(tree: HtmlElement, found: XPath) -> Iterator[None]:
+    """The page without what ``found`` selects for the duration, then exactly as it was: the cleaning's page
+    signals (a related-links heading before an ``<aside>`` list), a full cascade and metadata read later all
+    see the page as published. A removed element's tail text stays in the page meanwhile, as lxml's
+    ``drop_tree`` leaves it."""
+    removed: list[tuple[HtmlElement, HtmlElement, int, str | None]] = []
+    for element in found(tree):
+        parent = element.getparent()
+        if parent is None or element.getroottree().getroot() is not tree:
+            continue  # the root itself, or inside an element set aside already
+        index, tail = parent.index(element), element.tail
+        element.tail = None
+        parent.remove(element)
+        if tail:
+            _append_text(parent, index, tail)
+        removed.append((element, parent, index, tail))
+    try:
+        yield
+    finally:
+        for element, parent, index, tail in reversed(removed):
+            if tail:
+                _cut_text(parent, index, len(tail))
+            parent.insert(index, element)
+            element.tail = tail
+
+
+def _append_text(parent: HtmlElement, index: int, text: str) -> None:
+    """Add ``text`` where the child at ``index`` was: the previous sibling's tail, or the parent's text."""
+    if index > 0:
+        before = parent[index - 1]
+        before.tail = (before.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+
+
+def _cut_text(parent: HtmlElement, index: int, length: int) -> None:
+    """Undo ``_append_text`` of ``length`` characters."""
+    if index > 0:
+        before = parent[index - 1]
+        before.tail = (before.tail or "")[:-length] or None
+    else:
+        parent.text = (parent.text or "")[:-length] or None
 
 
 def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
     """trafilatura's text of the page under ``mode``, which of its modes gave it and on what ('' when none).
 
     Every pass but the full cascade is kept only if it does not look like a miss against the whole page.
-    Outside the full mode, a page without an article container is extracted, and left, without the elements
-    trafilatura deletes anyway (``_DELETED_BY_TRAFILATURA``): read the page's metadata first."""
+    The whole-page fast pass runs with what trafilatura deletes anyway set aside (``_DELETED_BY_TRAFILATURA``);
+    the tree is left as it was given."""
     if mode != "full":
         page_chars = functools.cache(functools.partial(_page_text_chars, tree))  # walked once, if ever
         container = article_container(tree)
@@ -129,9 +169,8 @@ def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
             text = _text(container_document(container), url, fast=True)
             if text and not suspect(text, page_chars):
                 return MainText(text, "fast", container, "container")
-        page_chars()  # a miss is judged against the page as published, so measured before the drop
-        _drop_deleted_by_trafilatura(tree)
-        text = _text(tree, url, fast=True)
+        with _set_aside(tree, _DELETED_BY_TRAFILATURA):
+            text = _text(tree, url, fast=True)
         if mode == "fast" or not suspect(text, page_chars):
             return MainText(text, "fast", tree)
     return MainText(_text(tree, url, fast=False), "full", tree)
