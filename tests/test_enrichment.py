@@ -18,7 +18,7 @@ from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
 from workers.stages.dedup import Shingles, fingerprint_text, shingle_text
-from workers.steps.duplicates import RECENT, find_duplicate
+from workers.steps.duplicates import RECENT, DuplicateFinder, find_duplicate
 from workers.steps.enrich import enrich_step
 from workers.steps.publish import ToPublish, publish_batch
 
@@ -222,6 +222,22 @@ def test_an_original_s_shingles_are_stored_and_a_copy_is_scored_on_them(db: psyc
     db.execute("UPDATE dedup_shingles SET content_hash = 'older' WHERE article_id = %s", (seed,))
     RECENT.clear()
     assert find_duplicate(db, copy, threshold) is None
+
+
+@pytest.mark.usefixtures("forgetful")
+def test_the_recheck_under_the_lock_scores_on_stored_shingles_too(db: psycopg.Connection) -> None:
+    """The original was published by another worker after this batch decided (the recheck's case): it is
+    scored on its stored shingles, not on its stored text, which here no longer resembles the copy."""
+    seed = publish_page(db, "http://lqm.example/monde/biden.html", SEED_PAGE)
+    (seed_cursor,) = db.execute("SELECT cursor FROM articles WHERE id = %s", (seed,)).fetchone()  # type: ignore[misc]
+    db.execute("UPDATE articles SET text = 'Un autre texte, sans rapport.' WHERE id = %s", (seed,))
+    RECENT.clear()
+    copy = fingerprint_text((FIXTURES / "dedup" / "seed_syndicated.txt").read_text(encoding="utf-8"))
+    finder = DuplicateFinder(db, [(seed + 1000, copy)], Settings().dedup_threshold)
+    [match] = finder.recheck(seed_cursor - 1, [None])
+    assert match is not None
+    assert match.original_id == seed
+    assert not match.exact
 
 
 def test_a_copy_leaving_the_index_takes_its_shingles_along(db: psycopg.Connection) -> None:

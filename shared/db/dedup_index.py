@@ -107,6 +107,10 @@ class Recent:
     duplicate_of: int | None
     content_hash: str
     shared_keys: list[int]  # the batch's band keys this article is indexed under
+    # Its stored shingles when they are of its current text (as BatchCandidate's); else None.
+    shingle_mode: str | None = None
+    shingle_tokens: int | None = None
+    shingle_hashes: bytes | None = None
 
 
 def published_since(
@@ -116,15 +120,18 @@ def published_since(
     keys: Sequence[int],
     exclude_ids: Sequence[int],
 ) -> list[Recent]:
-    """Articles published after ``cursor`` with one of these texts or indexed under one of these keys: what a
-    batch decided before taking the publication lock could not see. Few rows: it walks the cursor index."""
+    """Articles published after ``cursor`` with one of these texts or indexed under one of these keys, with
+    their stored shingles: what a batch decided before taking the publication lock could not see. Few rows: it
+    walks the cursor index."""
     with conn.cursor(row_factory=class_row(Recent)) as cur:
         return cur.execute(
             """
             SELECT a.id, a.duplicate_of, a.content_hash,
                    ARRAY(SELECT b.band_key FROM dedup_bands b
-                         WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)) AS shared_keys
+                         WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)) AS shared_keys,
+                   s.mode AS shingle_mode, s.token_count AS shingle_tokens, s.hashes AS shingle_hashes
             FROM articles a
+            LEFT JOIN dedup_shingles s ON s.article_id = a.id AND s.content_hash = a.content_hash
             WHERE a.cursor > %(cursor)s AND a.id <> ALL(%(exclude)s::bigint[])
               AND (a.content_hash = ANY(%(hashes)s)
                    OR EXISTS (SELECT 1 FROM dedup_bands b WHERE b.article_id = a.id AND b.band_key = ANY(%(keys)s)))

@@ -8,9 +8,8 @@ workers/stages/clean.py can drop a line on evidence rather than by phrase, and s
 
 Cost: one walk over the few tags that carry these signals (``tree.iter`` with tag names: libxml2 skips the
 rest; it beats XPath here), and only links and headings whose text is a line of the extracted text are looked
-at further. The tree is the page as parsed (bare_extraction works on a copy and leaves it intact) less, on a
-page without an article container, what extraction dropped before trafilatura deletes it anyway (menus,
-footers, asides, scripts; forms and their controls stay), or, when the text came from the page's article
+at further. The tree is the page as parsed and as published (extraction gives it back intact: what it sets
+aside for trafilatura's whole-page pass is put back), or, when the text came from the page's article
 container, that element within it: the text's lines can only be there.
 """
 

@@ -150,13 +150,20 @@ class DuplicateFinder:
             self.shingles[article_id] = shingle_text(text)
             RECENT.put(article_id, hashes[article_id], self.shingles[article_id])
 
+    def _stored(self, rows: Sequence[dedup_index.BatchCandidate | dedup_index.Recent]) -> None:
+        """Take the stored shingles the rows carry (a candidate appears once per batch text it matches: decoded
+        once); the text is shingled only for an article indexed without them."""
+        for r in rows:
+            if r.id in self.shingles or r.shingle_hashes is None:
+                continue
+            if r.shingle_mode is not None and r.shingle_tokens is not None:
+                self.shingles[r.id] = Shingles.from_bytes(r.shingle_mode, r.shingle_tokens, r.shingle_hashes)
+
     def decide(self) -> list[DuplicateMatch | None]:
         """For each text: the first-seen original it copies, or None. The similarity is against the article
         that matched; when that one is itself a duplicate, ``original_id`` is its original."""
         found = dedup_index.candidates_for_batch(self.conn, [fp.sketch.band_keys for _, fp in self.batch], self.ids)
-        for c in found:  # stored shingles first: the text is shingled only for a member indexed without them
-            if c.shingle_hashes is not None and c.shingle_mode is not None and c.shingle_tokens is not None:
-                self.shingles[c.id] = Shingles.from_bytes(c.shingle_mode, c.shingle_tokens, c.shingle_hashes)
+        self._stored(found)
         self._shingle({c.id: c.content_hash for c in found})
         stored: list[list[dedup_index.BatchCandidate]] = [[] for _ in self.batch]
         for candidate in found:
@@ -187,6 +194,7 @@ class DuplicateFinder:
         recent = dedup_index.published_since(self.conn, cursor, hashes, keys, self.ids)
         if not recent:
             return list(decided)
+        self._stored([r for r in recent if r.shared_keys])
         self._shingle({r.id: r.content_hash for r in recent if r.shared_keys})
         rechecked = list(decided)
         for position, (_, fingerprint) in enumerate(self.batch):

@@ -6,7 +6,8 @@ the duplicate decisions: a batch decides against what is published before taking
 makes sure nothing published in between changes a decision (workers/steps/duplicates.py), so two copies of
 one story published at the same moment cannot both become originals. The enrichment stages' CPU work happens
 before the transaction, and every write is one statement for the whole batch; all of them come before the
-lock except the last, which stamps each article's language, duplicate link and cursor in one row update.
+lock except the last, which stamps each article's language, duplicate link and cursor in one row update
+(and, on the careful path below, the index entries of the rare article whose decision changed under it).
 
 ``publish_batch`` first publishes optimistically: the lock, a check that nothing relevant was published
 meanwhile, the cursor bump and COMMIT go to the server in one pipeline, so the lock is held for the server's
@@ -152,7 +153,8 @@ def publish(
     """Write the batch's tags and index entries, then its duplicate links and enrichment with a cursor range.
 
     Call it inside the caller's transaction, after the items moved to ``published``. Tags and index entries
-    are written before the publication lock is taken; the one statement after it gives each article its
+    are written before the publication lock is taken (on the careful path, an article whose decision the
+    recheck changed is indexed again after it); the one statement after the lock gives each article its
     enrichment and cursor together (one rewrite of the row, not two), and the lock is held until commit.
     Careful (the default): under the lock, one statement reads what was published meanwhile (rarely
     anything) and those articles are scored. Optimistic when ``began`` is given (the perf_counter time BEGIN
