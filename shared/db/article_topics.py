@@ -11,6 +11,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from shared.db.arrays import Bigints
+
 
 @dataclass(frozen=True)
 class NewTag:
@@ -50,15 +52,17 @@ def replace_tags(conn: psycopg.Connection, article_ids: Sequence[int], tags: Seq
     and terms. Only a change of *which* topics an article has is reported (that is what readers of the
     published view see); a new score alone is stored but not reported."""
     ordered = sorted(tags, key=lambda t: (t.article_id, t.topic_id))  # one lock order for concurrent writers
+    # Arrays in binary (%b, Bigints): as a text array, each quote of each tag's JSON terms is escaped by a
+    # regular expression, which was a fifth of a publisher's CPU (bench.publication).
     rows = conn.execute(
         """
         WITH wanted AS (
-            SELECT * FROM unnest(%(a)s::bigint[], %(t)s::bigint[], %(s)s::real[], %(m)s::jsonb[])
+            SELECT * FROM unnest(%(a)s::bigint[], %(t)s::bigint[], %(s)b::real[], %(m)b::jsonb[])
                 AS n(article_id, topic_id, score, matched_terms)
         ), before AS (
-            SELECT article_id, topic_id FROM article_topics WHERE article_id = ANY(%(ids)s)
+            SELECT article_id, topic_id FROM article_topics WHERE article_id = ANY(%(ids)s::bigint[])
         ), removed AS (
-            DELETE FROM article_topics o WHERE o.article_id = ANY(%(ids)s)
+            DELETE FROM article_topics o WHERE o.article_id = ANY(%(ids)s::bigint[])
               AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.article_id = o.article_id AND w.topic_id = o.topic_id)
         ), upserted AS (
             INSERT INTO article_topics (article_id, topic_id, score, matched_terms) SELECT * FROM wanted
@@ -74,9 +78,9 @@ def replace_tags(conn: psycopg.Connection, article_ids: Sequence[int], tags: Seq
         ORDER BY 1
         """,
         {
-            "ids": list(article_ids),
-            "a": [t.article_id for t in ordered],
-            "t": [t.topic_id for t in ordered],
+            "ids": Bigints(article_ids),
+            "a": Bigints(t.article_id for t in ordered),
+            "t": Bigints(t.topic_id for t in ordered),
             "s": [t.score for t in ordered],
             "m": [Jsonb(t.matched_terms) for t in ordered],
         },

@@ -161,8 +161,8 @@ def publish_enriched(conn: psycopg.Connection, enrichments: Mapping[int, Enrichm
     values = [enrichments[i] for i in ids]
     _move(
         conn,
-        "unnest(%(ids)s::bigint[], %(language)s::text[], %(probability)s::real[], %(source)s::text[], "
-        "%(duplicate_of)s::bigint[], %(similarity)s::real[]) "
+        "unnest(%(ids)s::bigint[], %(language)b::text[], %(probability)b::real[], %(source)b::text[], "
+        "%(duplicate_of)b::bigint[], %(similarity)b::real[]) "
         "WITH ORDINALITY AS v(id, language, probability, source, duplicate_of, similarity, n)",
         "language = v.language, language_probability = v.probability, language_source = v.source, "
         "duplicate_of = v.duplicate_of, similarity = v.similarity,",
