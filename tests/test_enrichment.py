@@ -20,7 +20,7 @@ from tests.conftest import FIXTURES
 from workers.stages.dedup import Shingles, fingerprint_text, shingle_text
 from workers.steps.duplicates import RECENT, DuplicateFinder, find_duplicate
 from workers.steps.enrich import enrich_step
-from workers.steps.publish import ToPublish, publish_batch
+from workers.steps.publish import ToPublish, enrich_text, publish_batch
 
 SEED_PAGE = (FIXTURES / "seed" / "seed_page.html").read_bytes()
 
@@ -152,6 +152,58 @@ def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_c
     assert [(i, d) for i, d, _ in rows] == [(article_b, None), (article_a, article_b)]
     assert rows[1][2] == rows[0][2] + 1  # the setup published them once: the counter goes on from there
     assert REGISTRY.get_sample_value("newsmill_publish_retries_total") == retries_before + 1
+
+
+def test_inside_a_caller_s_transaction_the_recheck_under_the_lock_catches_a_copy_published_meanwhile(
+    db_url: str, db: psycopg.Connection
+) -> None:
+    """The careful path (publish_batch inside the caller's transaction): A decides before B's copy commits,
+    then waits for the lock B holds; under the lock A rechecks what was published meanwhile and publishes
+    as B's duplicate, not as a second original."""
+    for url, html in [
+        ("http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A")),
+        ("http://b.example/copy.html", _page_of("seed_syndicated.txt", "Site B").replace("Le président", "Le chef")),
+    ]:
+        publish_page(db, url, html)
+    db.execute("UPDATE articles SET cursor = NULL, duplicate_of = NULL, similarity = NULL")
+    db.execute("DELETE FROM dedup_bands")
+    db.execute("UPDATE items SET state = 'extracted'")
+    (item_a, article_a), (item_b, article_b) = db.execute("SELECT item_id, id FROM articles ORDER BY id").fetchall()
+    (title, text) = db.execute("SELECT title, text FROM articles WHERE id = %s", (article_a,)).fetchone()  # type: ignore[misc]
+    s = Settings()
+    enriched = enrich_text(title, text, page_language=None, entry_language=None, rules=[], s=s)
+    backend: list[int] = []
+
+    def publish_a() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            backend.append(conn.info.backend_pid)
+
+            def write() -> list[ToPublish]:
+                items.advance_many(conn, [item_a], ItemState.EXTRACTED, ItemState.PUBLISHED, datetime.now(UTC))
+                return [ToPublish(article_a, enriched)]
+
+            with conn.transaction():
+                publish_batch(conn, write, {}, s)
+
+    with psycopg.connect(db_url, autocommit=True) as conn_b:
+        with conn_b.transaction():
+            articles.lock_publication(conn_b)
+            thread = threading.Thread(target=publish_a)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not db.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", (backend,)
+            ).fetchone():
+                assert time.monotonic() < deadline, "A never waited for the publication lock"
+                time.sleep(0.01)
+            enrich_step(conn_b, [item_b], s, datetime.now(UTC))  # B's copy, committed below
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    rows = db.execute("SELECT id, duplicate_of FROM newsmill.articles_published ORDER BY cursor").fetchall()
+    assert rows == [(article_b, None), (article_a, article_b)]
+    # Indexed as an original before the lock, A left the index when the recheck made it a copy (it is not
+    # longer than B, so not a member of the story either).
+    assert db.execute("SELECT count(*) FROM dedup_bands WHERE article_id = %s", (article_a,)).fetchone() == (0,)
 
 
 def test_a_failed_optimistic_publication_rolls_back_and_leaves_the_connection_usable(db: psycopg.Connection) -> None:
