@@ -13,8 +13,8 @@ lock except the last, which stamps each article's language, duplicate link and c
 meanwhile, the cursor bump and COMMIT go to the server in one pipeline, so the lock is held for the server's
 own work only. A client process descheduled while holding it (more publishers than cores) made every other
 publisher wait for it: a lock convoy. When the check finds something (two copies of a story published at the
-same moment), the transaction is rolled back and run again the careful way: lock, then rescore what was
-published meanwhile.
+same moment), the transaction is rolled back and run again optimistically, deciding against what is now
+published; should that fail too, the careful way: lock, then rescore what was published meanwhile.
 """
 
 from __future__ import annotations
