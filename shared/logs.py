@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.settings import Settings
@@ -50,6 +51,19 @@ class _RoutineTaskLines(logging.Filter):
         return not routine or logging.getLogger().level <= logging.DEBUG
 
 
+class PipelineAbortEcho(logging.Filter):
+    """Drops psycopg's WARNING that a pipeline block which raised could not be closed because the pipeline is
+    aborted: the echo of the error already raised, which the caller handles (a publication whose optimistic
+    check fails is expected and counted, workers/steps/publish.py), not a second problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        echo = record.msg == "error ignored terminating %r: %s" and any(
+            isinstance(a, psycopg.errors.PipelineAborted) for a in args
+        )
+        return not echo
+
+
 def configure_logging(s: Settings) -> None:
     """Configure the root logger once per process; later calls only adjust the level."""
     root = logging.getLogger()
@@ -63,6 +77,9 @@ def configure_logging(s: Settings) -> None:
     trace = logging.getLogger("celery.app.trace")
     if not any(isinstance(f, _RoutineTaskLines) for f in trace.filters):
         trace.addFilter(_RoutineTaskLines())
+    psycopg_logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, PipelineAbortEcho) for f in psycopg_logger.filters):
+        psycopg_logger.addFilter(PipelineAbortEcho())
     if any(getattr(h, "_newsmill", False) for h in root.handlers):
         return
     # The process's real stderr: Celery replaces sys.stderr with a proxy into logging, which would loop.

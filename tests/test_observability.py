@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,9 @@ from harness.fleet import ROOT
 from shared.db import feeds, items, stats
 from shared.db.items import ItemState
 from shared.feed_entry import FeedEntry
+from shared.logs import PipelineAbortEcho, configure_logging
 from shared.metrics import PipelineCollector
+from shared.settings import Settings
 
 NOW = datetime.now(UTC)
 
@@ -104,3 +107,21 @@ def test_log_lines_are_json_events_carrying_the_task_ids() -> None:
     assert "item_id" not in outside
     assert warning["name"] == "py.warnings"
     assert "a library complains" in warning["message"]
+
+
+def test_psycopg_s_echo_of_an_error_raised_in_a_pipeline_is_not_logged() -> None:
+    """A failed optimistic publication raises inside a pipeline block; psycopg may then log a WARNING that the
+    pipeline is aborted, which is the same error again. Ops see the retry counted, not that line; psycopg's
+    other warnings, and this line for any other error, still pass."""
+    configure_logging(Settings())
+    logger = logging.getLogger("psycopg")
+    assert any(isinstance(f, PipelineAbortEcho) for f in logger.filters)
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logger.makeRecord("psycopg", logging.WARNING, __file__, 1, msg, args, None)
+
+    pipeline = object()  # psycopg passes the Pipeline itself; only its repr is used
+    echo = record("error ignored terminating %r: %s", pipeline, psycopg.errors.PipelineAborted("pipeline aborted"))
+    other = record("error ignored terminating %r: %s", pipeline, psycopg.OperationalError("server closed"))
+    unrelated = record("some other warning: %s", psycopg.errors.PipelineAborted("pipeline aborted"))
+    assert [logger.filter(r) for r in (echo, other, unrelated)] == [False, True, True]
