@@ -111,12 +111,9 @@ def test_two_copies_enriched_at_once_make_one_original(db_url: str, db: psycopg.
     assert [items.get_item(db, i).state for i in item_ids] == [ItemState.PUBLISHED] * 2  # type: ignore[union-attr]
 
 
-def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_copy(
-    db_url: str, db: psycopg.Connection
-) -> None:
-    """The optimistic publication (workers/steps/publish.py) decides before the lock; a copy of its story
-    committed between that decision and the lock must roll it back and publish it again as that copy's
-    duplicate. The interleaving is forced: B holds the lock until A's backend waits for it."""
+def _two_unpublished_copies(db: psycopg.Connection) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Two copies of one story, stored and extracted but not published and not indexed: (item id, article id)
+    of A, then of B."""
     for url, html in [
         ("http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A")),
         ("http://b.example/copy.html", _page_of("seed_syndicated.txt", "Site B").replace("Le président", "Le chef")),
@@ -125,19 +122,26 @@ def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_c
     db.execute("UPDATE articles SET cursor = NULL, duplicate_of = NULL, similarity = NULL")
     db.execute("DELETE FROM dedup_bands")
     db.execute("UPDATE items SET state = 'extracted'")
-    (item_a, article_a), (item_b, article_b) = db.execute("SELECT item_id, id FROM articles ORDER BY id").fetchall()
-    retries_before = REGISTRY.get_sample_value("newsmill_publish_retries_total") or 0.0
+    a, b = db.execute("SELECT item_id, id FROM articles ORDER BY id").fetchall()
+    return (a[0], a[1]), (b[0], b[1])
+
+
+def _a_waits_for_the_lock_while_b_publishes(
+    db: psycopg.Connection, db_url: str, publish_a: Callable[[psycopg.Connection], object], item_b: int
+) -> None:
+    """The forced interleaving: B takes the publication lock; A (``publish_a`` on its own connection, in a
+    thread) runs until its backend waits for that lock; then B publishes its copy and commits, and A goes on."""
     backend: list[int] = []
 
-    def enrich_a() -> None:
+    def run_a() -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             backend.append(conn.info.backend_pid)
-            enrich_step(conn, [item_a], Settings(), datetime.now(UTC))
+            publish_a(conn)
 
     with psycopg.connect(db_url, autocommit=True) as conn_b:
         with conn_b.transaction():
             articles.lock_publication(conn_b)
-            thread = threading.Thread(target=enrich_a)
+            thread = threading.Thread(target=run_a)
             thread.start()
             deadline = time.monotonic() + 10
             while not db.execute(
@@ -148,6 +152,19 @@ def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_c
             enrich_step(conn_b, [item_b], Settings(), datetime.now(UTC))  # B's copy, committed below
         thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_copy(
+    db_url: str, db: psycopg.Connection
+) -> None:
+    """The optimistic publication (workers/steps/publish.py) decides before the lock; a copy of its story
+    committed between that decision and the lock must roll it back and publish it again as that copy's
+    duplicate. The interleaving is forced: B holds the lock until A's backend waits for it."""
+    (item_a, article_a), (item_b, article_b) = _two_unpublished_copies(db)
+    retries_before = REGISTRY.get_sample_value("newsmill_publish_retries_total") or 0.0
+    _a_waits_for_the_lock_while_b_publishes(
+        db, db_url, lambda conn: enrich_step(conn, [item_a], Settings(), datetime.now(UTC)), item_b
+    )
     rows = db.execute("SELECT id, duplicate_of, cursor FROM newsmill.articles_published ORDER BY cursor").fetchall()
     assert [(i, d) for i, d, _ in rows] == [(article_b, None), (article_a, article_b)]
     assert rows[1][2] == rows[0][2] + 1  # the setup published them once: the counter goes on from there
@@ -160,45 +177,20 @@ def test_inside_a_caller_s_transaction_the_recheck_under_the_lock_catches_a_copy
     """The careful path (publish_batch inside the caller's transaction): A decides before B's copy commits,
     then waits for the lock B holds; under the lock A rechecks what was published meanwhile and publishes
     as B's duplicate, not as a second original."""
-    for url, html in [
-        ("http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A")),
-        ("http://b.example/copy.html", _page_of("seed_syndicated.txt", "Site B").replace("Le président", "Le chef")),
-    ]:
-        publish_page(db, url, html)
-    db.execute("UPDATE articles SET cursor = NULL, duplicate_of = NULL, similarity = NULL")
-    db.execute("DELETE FROM dedup_bands")
-    db.execute("UPDATE items SET state = 'extracted'")
-    (item_a, article_a), (item_b, article_b) = db.execute("SELECT item_id, id FROM articles ORDER BY id").fetchall()
+    (item_a, article_a), (item_b, article_b) = _two_unpublished_copies(db)
     (title, text) = db.execute("SELECT title, text FROM articles WHERE id = %s", (article_a,)).fetchone()  # type: ignore[misc]
     s = Settings()
     enriched = enrich_text(title, text, page_language=None, entry_language=None, rules=[], s=s)
-    backend: list[int] = []
 
-    def publish_a() -> None:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            backend.append(conn.info.backend_pid)
+    def publish_a(conn: psycopg.Connection) -> None:
+        def write() -> list[ToPublish]:
+            items.advance_many(conn, [item_a], ItemState.EXTRACTED, ItemState.PUBLISHED, datetime.now(UTC))
+            return [ToPublish(article_a, enriched)]
 
-            def write() -> list[ToPublish]:
-                items.advance_many(conn, [item_a], ItemState.EXTRACTED, ItemState.PUBLISHED, datetime.now(UTC))
-                return [ToPublish(article_a, enriched)]
+        with conn.transaction():
+            publish_batch(conn, write, {}, s)
 
-            with conn.transaction():
-                publish_batch(conn, write, {}, s)
-
-    with psycopg.connect(db_url, autocommit=True) as conn_b:
-        with conn_b.transaction():
-            articles.lock_publication(conn_b)
-            thread = threading.Thread(target=publish_a)
-            thread.start()
-            deadline = time.monotonic() + 10
-            while not db.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", (backend,)
-            ).fetchone():
-                assert time.monotonic() < deadline, "A never waited for the publication lock"
-                time.sleep(0.01)
-            enrich_step(conn_b, [item_b], s, datetime.now(UTC))  # B's copy, committed below
-        thread.join(timeout=30)
-    assert not thread.is_alive()
+    _a_waits_for_the_lock_while_b_publishes(db, db_url, publish_a, item_b)
     rows = db.execute("SELECT id, duplicate_of FROM newsmill.articles_published ORDER BY cursor").fetchall()
     assert rows == [(article_b, None), (article_a, article_b)]
     # Indexed as an original before the lock, A left the index when the recheck made it a copy (it is not

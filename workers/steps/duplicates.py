@@ -194,8 +194,9 @@ class DuplicateFinder:
         recent = dedup_index.published_since(self.conn, cursor, hashes, keys, self.ids)
         if not recent:
             return list(decided)
-        self._stored([r for r in recent if r.shared_keys])
-        self._shingle({r.id: r.content_hash for r in recent if r.shared_keys})
+        scored = [r for r in recent if r.shared_keys]  # an exact copy needs no shingles
+        self._stored(scored)
+        self._shingle({r.id: r.content_hash for r in scored})
         rechecked = list(decided)
         for position, (_, fingerprint) in enumerate(self.batch):
             if decided[position] is None:

@@ -110,21 +110,20 @@ def publish_batch(
     topic_ids: Mapping[str, int],
     s: Settings,
 ) -> Published:
-    """One transaction: ``write`` (item moves, drafts: database writes only, it may run twice) returns the
+    """One transaction: ``write`` (item moves, drafts: database writes only, it may run again) returns the
     batch, which is then published. Optimistic first (the module docstring) when ``conn`` is an idle
     autocommit connection, as the workers' pooled ones are; when an article published meanwhile may change a
-    duplicate decision, rolled back and run again the careful way. Inside a caller's transaction: careful."""
-    retried = False
-    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
-        for _ in range(OPTIMISTIC_ATTEMPTS):
-            try:
-                return dataclasses.replace(_publish_optimistically(conn, write, topic_ids, s), retried=retried)
-            except errors.SerializationFailure:
-                PUBLISH_RETRIES.inc()
-                retried = True
+    duplicate decision, rolled back and run again: optimistically up to ``OPTIMISTIC_ATTEMPTS`` tries, then
+    the careful way. Inside a caller's transaction: careful."""
+    optimistic = conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
+    for attempt in range(OPTIMISTIC_ATTEMPTS if optimistic else 0):
+        try:
+            return dataclasses.replace(_publish_optimistically(conn, write, topic_ids, s), retried=attempt > 0)
+        except errors.SerializationFailure:
+            PUBLISH_RETRIES.inc()
     with conn.transaction():
         published = publish(conn, write(), topic_ids, s)
-    return dataclasses.replace(published, retried=retried)
+    return dataclasses.replace(published, retried=optimistic)
 
 
 def _publish_optimistically(
