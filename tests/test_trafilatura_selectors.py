@@ -7,10 +7,8 @@ edge cases, on saved real pages, and at every call trafilatura makes during whol
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 from collections import Counter
-from typing import Any, cast
 
 import pytest
 import trafilatura
@@ -22,6 +20,7 @@ from shared.encoding import decode_html
 from shared.errors import PermanentError
 from workers.stages import trafilatura_selectors as selectors
 from workers.stages.extract import extract_page
+from workers.stages.scoped_swap import ScopedSwaps, Swap
 
 from .conftest import FIXTURES
 
@@ -65,8 +64,8 @@ EDGE_CASES = """
 """
 
 
-def _swaps() -> list[Any]:
-    return list(selectors._SWAPS)
+def _swaps() -> list[selectors.Replacement]:
+    return list(selectors.REPLACEMENTS)
 
 
 def _saved_pages() -> list[str]:
@@ -88,7 +87,7 @@ def test_every_expression_this_trafilatura_has_is_recognised() -> None:
 
 
 @pytest.mark.parametrize("swap", _swaps(), ids=lambda s: s.stand_in.name)
-def test_each_stand_in_selects_what_its_expression_selects(swap: Any) -> None:
+def test_each_stand_in_selects_what_its_expression_selects(swap: selectors.Replacement) -> None:
     selected = 0
     for tree in _trees():
         for context in (tree, tree.find("body")):
@@ -121,7 +120,7 @@ def test_the_edge_cases_exercise_the_attribute_order_and_case_rules() -> None:
 class _Compared:
     """Runs both and records whether they agree; trafilatura goes on with the original's answer."""
 
-    def __init__(self, swap: Any, calls: Counter[str], mismatches: list[str]) -> None:
+    def __init__(self, swap: selectors.Replacement, calls: Counter[str], mismatches: list[str]) -> None:
         self.swap, self.calls, self.mismatches = swap, calls, mismatches
         self.name = swap.stand_in.name
 
@@ -138,8 +137,8 @@ def test_whole_extractions_see_the_same_selections_at_every_call(monkeypatch: py
     calls: Counter[str] = Counter()
     mismatches: list[str] = []
     names = selectors.replaced()
-    compared = [dataclasses.replace(s, stand_in=cast("Any", _Compared(s, calls, mismatches))) for s in _swaps()]
-    monkeypatch.setattr(selectors, "_SWAPS", compared)
+    compared = ScopedSwaps([Swap(r.put, r.original, _Compared(r, calls, mismatches)) for r in _swaps()])
+    monkeypatch.setattr(selectors, "_SCOPE", compared)
     for html in _saved_pages():
         for mode in ("auto", "full"):
             with contextlib.suppress(PermanentError):  # a page with no article text still prunes

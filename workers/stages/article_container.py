@@ -11,7 +11,9 @@ from __future__ import annotations
 from copy import deepcopy
 
 from lxml.etree import SubElement, XPath
-from lxml.html import Element, HtmlElement
+from lxml.html import HtmlElement
+
+from workers.stages.html_tree import new_document
 
 # Most specific first. A mark counts only when the page has exactly one: a page of several <article>
 # teasers says nothing about which is the story. ``itemprop`` is a list of tokens; a <meta> carrying the
@@ -53,6 +55,6 @@ def container_document(container: HtmlElement) -> HtmlElement:
     (its tail), which is the page's, not the article's."""
     copy = deepcopy(container)
     copy.tail = None
-    document = Element("html")
+    document = new_document()
     SubElement(document, "body").append(copy)
     return document

@@ -25,11 +25,11 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
-from trafilatura.utils import load_html
 
 from shared.errors import Outcome, PermanentError
 from workers.stages.article_container import article_container, container_document
 from workers.stages.clean import Cleaned, PageContext, Removal, clean_page
+from workers.stages.html_tree import parse_page
 from workers.stages.page_metadata import EntryHints, PageMetadata, canonical_url, page_metadata
 from workers.stages.page_signals import read_page_signals
 from workers.stages.site_template import page_line_keys
@@ -181,7 +181,7 @@ def main_text(tree: HtmlElement, url: str, mode: ExtractMode) -> MainText:
 
 def extract_raw(html: str, url: str, mode: ExtractMode = "auto") -> str:
     """trafilatura's text with our options and no cleaning (the benchmark's "before cleaning" row)."""
-    tree = load_html(html)
+    tree = parse_page(html)
     return main_text(tree, url, mode).text if tree is not None else ""
 
 
@@ -215,7 +215,7 @@ def extract_page(
 
     ``template`` holds the keys of lines the page's host printed on several earlier pages (a site template)."""
     hints = hints or EntryHints()
-    tree = load_html(html)
+    tree = parse_page(html)
     if tree is None:
         raise PermanentError(Outcome.NO_CONTENT, "not parseable as HTML")
     meta = page_metadata(tree, url, hints)  # first: trafilatura prunes its own copy of the tree, not this one
@@ -244,5 +244,5 @@ def extract_page(
 
 def page_canonical_url(html: str, url: str) -> str | None:
     """The canonical link a page declares (for `newsmill extract`'s display; the pipeline does not use it)."""
-    tree = load_html(html)
+    tree = parse_page(html)
     return canonical_url(tree, url) if tree is not None else None

@@ -11,8 +11,8 @@ order (tests/test_trafilatura_selectors.py compares them on saved pages, at ever
 An expression is replaced only if its text, string literals aside, is the one this module was written
 against; the literals (token lists, regular expressions) are read from trafilatura's own expression, so a
 vocabulary change upstream is followed as is. A structural change leaves trafilatura's expression in place
-(``replaced()`` says which are). ``faster_selectors()`` swaps them in for the duration of a call only: other
-callers of trafilatura in the process, such as the benchmarks' raw-library baseline, see it unchanged.
+(``replaced()`` says which are). ``faster_selectors()`` swaps them in for the duration of a call only
+(workers/stages/scoped_swap.py): other callers of trafilatura, such as the benchmarks' raw baseline, see it as is.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
 from lxml.etree import Element, XPath
 from lxml.html import HtmlElement
+
+from workers.stages.scoped_swap import ScopedSwaps, Swap
 
 _LITERAL = re.compile(r"'([^']*)'")
 _PRUNE_TAGS = ("div", "item", "list", "p", "section", "span")  # self::div or self::item or ... self::span
@@ -226,7 +227,9 @@ _EXPECTED: list[tuple[str, str, int | None, str, Callable[[list[str]], Selector]
 
 
 @dataclass(frozen=True)
-class _Swap:
+class Replacement:
+    """One of trafilatura's expressions (a list item, or a lone module attribute) and its stand-in."""
+
     module: ModuleType
     attribute: str
     index: int | None
@@ -240,46 +243,27 @@ class _Swap:
             getattr(self.module, self.attribute)[self.index] = value
 
 
-def _build() -> list[_Swap]:
-    swaps = []
+def _recognised() -> list[Replacement]:
+    found = []
     for module_name, attribute, index, skeleton, build in _EXPECTED:
         module = importlib.import_module(module_name)
         value = getattr(module, attribute, None)
         original = value[index] if index is not None and isinstance(value, list) else value
         if not isinstance(original, XPath) or _skeleton(original.path) != skeleton:
             continue  # trafilatura changed this expression: keep its own
-        swaps.append(_Swap(module, attribute, index, original, build(_LITERAL.findall(original.path))))
-    return swaps
+        found.append(Replacement(module, attribute, index, original, build(_LITERAL.findall(original.path))))
+    return found
 
 
-_SWAPS = _build()
-
-
-class _Swapped:
-    """How many calls are inside ``faster_selectors`` now: the first puts the stand-ins in, the last takes them out."""
-
-    lock = threading.Lock()
-    depth = 0
+REPLACEMENTS = _recognised()
+_SCOPE = ScopedSwaps([Swap(r.put, r.original, r.stand_in) for r in REPLACEMENTS])
 
 
 def replaced() -> list[str]:
     """Names of the expressions this module stands in for (those whose text it recognised)."""
-    return [s.stand_in.name for s in _SWAPS]
+    return [r.stand_in.name for r in REPLACEMENTS]
 
 
-@contextlib.contextmanager
-def faster_selectors() -> Iterator[None]:
-    """trafilatura with the stand-ins for the duration (nested and concurrent uses share one swap)."""
-    with _Swapped.lock:
-        if _Swapped.depth == 0:
-            for swap in _SWAPS:
-                swap.put(swap.stand_in)
-        _Swapped.depth += 1
-    try:
-        yield
-    finally:
-        with _Swapped.lock:
-            _Swapped.depth -= 1
-            if _Swapped.depth == 0:
-                for swap in _SWAPS:
-                    swap.put(swap.original)
+def faster_selectors() -> contextlib.AbstractContextManager[None]:
+    """trafilatura with the stand-ins for the duration of the ``with`` block (workers/stages/scoped_swap.py)."""
+    return _SCOPE.applied()
