@@ -21,6 +21,7 @@ from shared.errors import PermanentError
 from workers.stages import trafilatura_selectors as selectors
 from workers.stages.extract import extract_page
 from workers.stages.scoped_swap import ScopedSwaps, Swap
+from workers.stages.xpath_standins import Replacement, Selector
 
 from .conftest import FIXTURES
 
@@ -60,11 +61,21 @@ EDGE_CASES = """
 <template>t</template><fencedframe></fencedframe>
 <!-- a comment is no element --><?pi a processing instruction?>
 <div><div class="post-content"><p>body</p></div></div>
+<div><div class="post">first under its parent</div><div class="entry">second under the same parent</div></div>
+<section><article itemprop="articleBody">another parent</article></section>
+<div class="FullText">fulltext, any case</div><div role="article">role</div><div class="text">exact</div>
+<div id="Main-Content">CM translated</div><div class="MAIN-CONTENT">not translated</div>
+<div class="Page-content">CP translated</div><section role="main-area">starts with main</section>
+<main>the main element</main><article class="mainstory">after main</article>
 </body></html>
 """
 
 
-def _swaps() -> list[selectors.Replacement]:
+# BODY_XPATH[4] is a union of two firsts: here the <main> comes before the marked container.
+MAIN_FIRST = "<html><body><main>m</main><div class='main-column'>marked, after main</div></body></html>"
+
+
+def _swaps() -> list[Replacement]:
     return list(selectors.REPLACEMENTS)
 
 
@@ -73,7 +84,7 @@ def _saved_pages() -> list[str]:
 
 
 def _trees() -> list[HtmlElement]:
-    trees = [load_html(html) for html in [EDGE_CASES, *_saved_pages()]]
+    trees = [load_html(html) for html in [EDGE_CASES, MAIN_FIRST, *_saved_pages()]]
     return [t for t in trees if t is not None]
 
 
@@ -82,12 +93,13 @@ def test_every_expression_this_trafilatura_has_is_recognised() -> None:
     assert selectors.replaced() == [
         "OVERALL_DISCARD_XPATH[0]", "OVERALL_DISCARD_XPATH[1]", "REMOVE_COMMENTS_AND_LISTS_XPATH[0]",
         "RAW_TREE_PRUNE_XPATH[0]", "RAW_TREE_PRUNE_XPATH[1]", "DISCARD_IMAGE_ELEMENTS[0]",
-        "TEASER_DISCARD_XPATH[0]", "BASIC_CLEAN_XPATH",
+        "TEASER_DISCARD_XPATH[0]", "BASIC_CLEAN_XPATH", "BODY_XPATH[0]", "BODY_XPATH[2]", "BODY_XPATH[3]",
+        "BODY_XPATH[4]",
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("swap", _swaps(), ids=lambda s: s.stand_in.name)
-def test_each_stand_in_selects_what_its_expression_selects(swap: selectors.Replacement) -> None:
+@pytest.mark.parametrize("swap", _swaps(), ids=lambda s: s.name)
+def test_each_stand_in_selects_what_its_expression_selects(swap: Replacement) -> None:
     selected = 0
     for tree in _trees():
         for context in (tree, tree.find("body")):
@@ -102,7 +114,7 @@ def test_the_edge_cases_exercise_the_attribute_order_and_case_rules() -> None:
     """The crafted page really distinguishes the rules (a stand-in ignoring them would select otherwise)."""
     tree = load_html(EDGE_CASES)
     assert tree is not None
-    by_name = {s.stand_in.name: s.original for s in _swaps()}
+    by_name = {s.name: s.original for s in _swaps()}
     texts = {e.text for e in by_name["BASIC_CLEAN_XPATH"](tree)}
     assert "class first" in texts
     assert "id first: @class|@id reads the id" not in texts
@@ -120,13 +132,13 @@ def test_the_edge_cases_exercise_the_attribute_order_and_case_rules() -> None:
 class _Compared:
     """Runs both and records whether they agree; trafilatura goes on with the original's answer."""
 
-    def __init__(self, swap: selectors.Replacement, calls: Counter[str], mismatches: list[str]) -> None:
+    def __init__(self, swap: Replacement, calls: Counter[str], mismatches: list[str]) -> None:
         self.swap, self.calls, self.mismatches = swap, calls, mismatches
-        self.name = swap.stand_in.name
+        self.name = swap.name
 
     def __call__(self, tree: HtmlElement) -> list[HtmlElement]:
         expected: list[HtmlElement] = self.swap.original(tree)
-        name = self.swap.stand_in.name
+        name = self.swap.name
         self.calls[name] += 1
         if self.swap.stand_in(tree) != expected:
             self.mismatches.append(name)
@@ -153,8 +165,8 @@ def test_the_swap_lasts_for_the_call_only_and_nests() -> None:
     assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], XPath)
     with selectors.faster_selectors():
         with selectors.faster_selectors():
-            assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], selectors.Selector)
-        assert isinstance(baseline.BASIC_CLEAN_XPATH, selectors.Selector)
+            assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], Selector)
+        assert isinstance(baseline.BASIC_CLEAN_XPATH, Selector)
     assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], XPath)
     assert isinstance(baseline.BASIC_CLEAN_XPATH, XPath)
 

@@ -1,78 +1,36 @@
-"""Exact stand-ins for trafilatura's costliest pruning expressions, used while our extraction calls it.
+"""Exact stand-ins for trafilatura's costliest XPath expressions, used while our extraction calls it.
 
-trafilatura selects what it prunes with XPath expressions whose predicates test ``id``/``class``/``style``
-attributes with EXSLT regular expressions (``re:test``): libxml2 walks the whole tree once per expression and
-calls back into Python for every element and every test. On the evaluation pages these expressions, and the
-page-text measure behind its recall-escalation gate (``html2txt``, whose cleaning expression is one of them),
-are about a quarter of an extraction's CPU. Each stand-in here is one pass over the elements in document order
-with the same tests as Python code and the same regular expressions, and returns the same elements in the same
-order (tests/test_trafilatura_selectors.py compares them on saved pages, at every call of whole extractions).
+trafilatura selects what it prunes, and where it looks for the article body, with XPath expressions whose
+predicates test ``id``/``class``/``style`` attributes, many with EXSLT regular expressions: libxml2 walks the
+whole tree once per expression and calls back into Python for every element and test. On the bench pages these
+expressions, with the page-text measure behind trafilatura's recall-escalation gate (``html2txt``, whose
+cleaning expression is one of them), were about a fifth of an extraction's CPU. Each stand-in (built with
+workers/stages/xpath_standins.py) walks the elements once and returns the same elements in the same order
+(tests/test_trafilatura_selectors.py compares them on saved pages, at every call of whole extractions).
 
-An expression is replaced only if its text, string literals aside, is the one this module was written
-against; the literals (token lists, regular expressions) are read from trafilatura's own expression, so a
-vocabulary change upstream is followed as is. A structural change leaves trafilatura's expression in place
-(``replaced()`` says which are). ``faster_selectors()`` swaps them in for the duration of a call only
-(workers/stages/scoped_swap.py): other callers of trafilatura, such as the benchmarks' raw baseline, see it as is.
+``faster_selectors()`` swaps them in for the duration of our call only (workers/stages/scoped_swap.py): other
+callers of trafilatura, such as the benchmarks' raw-library baseline, see it unchanged. ``replaced()`` lists the
+expressions recognised in the installed trafilatura.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import ModuleType
 
-from lxml.etree import Element, XPath
 from lxml.html import HtmlElement
 
 from workers.stages.scoped_swap import ScopedSwaps, Swap
+from workers.stages.xpath_standins import Expected, Selector, first_of, recognised, translate
 
-_LITERAL = re.compile(r"'([^']*)'")
 _PRUNE_TAGS = ("div", "item", "list", "p", "section", "span")  # self::div or self::item or ... self::span
-
-Predicate = Callable[[HtmlElement], bool]
-
-
-def _skeleton(path: str) -> str:
-    return " ".join(_LITERAL.sub("''", path).split())
-
-
-def _first(element: HtmlElement, names: tuple[str, ...]) -> str:
-    """XPath's string value of ``@a|@b``: the first of these attributes in the element's source order."""
-    for name, value in element.items():
-        if name in names:
-            return str(value)
-    return ""
-
-
-def _translate(source: str, target: str) -> Callable[[str], str]:
-    """XPath's ``translate(., source, target)``: characters of ``source`` past ``target``'s length are deleted."""
-    table = str.maketrans(source[: len(target)], target[: len(source)], source[len(target) :])
-    return lambda text: text.translate(table)
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Callable like an lxml ``XPath`` on a context element: the descendants (of ``tags``, or all elements)
-    that ``predicate`` accepts, in document order."""
-
-    name: str
-    tags: tuple[str, ...]
-    predicate: Predicate
-
-    def __call__(self, tree: HtmlElement) -> list[HtmlElement]:
-        found = tree.iterdescendants(*self.tags) if self.tags else tree.iterdescendants(Element)
-        return [element for element in found if self.predicate(element)]
-
-    def __str__(self) -> str:
-        return f"<{self.name} (newsmill stand-in)>"
+_BODY_TAGS = ("article", "div", "main", "section")
 
 
 def _overall_discard_marked(lit: list[str]) -> Selector:
     """OVERALL_DISCARD_XPATH[0]: menus, shares, ads, bylines… marked by role, data-component, id or class."""
-    role = _translate(lit[0], lit[1])
+    role = translate(lit[0], lit[1])
     consent, by_id, by_class = re.compile(lit[4]), re.compile(lit[5]), re.compile(lit[6])
 
     def predicate(e: HtmlElement) -> bool:
@@ -81,7 +39,7 @@ def _overall_discard_marked(lit: list[str]) -> Selector:
             get("data-lp-replacement-content") is not None
             or lit[2] in role(get("role", ""))
             or lit[3] in get("data-component", "")
-            or consent.search(_first(e, ("id", "class"))) is not None
+            or consent.search(first_of(e, ("id", "class"))) is not None
             or by_id.search(get("id", "")) is not None
             or by_class.search(get("class", "")) is not None
         )
@@ -98,8 +56,8 @@ def _overall_discard_hidden(lit: list[str]) -> Selector:
         style = get("style", "")
         return (
             get("class") == lit[0]
-            or _first(e, ("id", "class")).startswith(lit[1])
-            or hidden.search(_first(e, ("id", "style"))) is not None
+            or first_of(e, ("id", "class")).startswith(lit[1])
+            or hidden.search(first_of(e, ("id", "style"))) is not None
             or lit[3] in style
             or lit[4] in style
             or by_id.search(get("id", "")) is not None
@@ -162,7 +120,7 @@ def _id_or_class_contains(name: str) -> Callable[[list[str]], Selector]:
 
 def _teasers(lit: list[str]) -> Selector:
     """TEASER_DISCARD_XPATH[0]: id or class containing "teaser", first letter in either case."""
-    by_id, by_class = _translate(lit[0], lit[1]), _translate(lit[3], lit[4])
+    by_id, by_class = translate(lit[0], lit[1]), translate(lit[3], lit[4])
 
     def predicate(e: HtmlElement) -> bool:
         return lit[2] in by_id(e.get("id", "")) or lit[5] in by_class(e.get("class", ""))
@@ -185,7 +143,7 @@ def _basic_clean(lit: list[str]) -> Selector:
         if element_class is None and element_id is None:
             return False
         return (
-            (tag == "div" and lit[0] in _first(e, ("class", "id")))
+            (tag == "div" and lit[0] in first_of(e, ("class", "id")))
             or (element_class is not None and by_class.search(element_class) is not None)
             or (element_id is not None and by_id.search(element_id) is not None)
         )
@@ -193,9 +151,106 @@ def _basic_clean(lit: list[str]) -> Selector:
     return Selector("BASIC_CLEAN_XPATH", (), predicate)
 
 
-# (module, attribute, index in the list or None for a lone expression): the skeleton of the expression this
-# module reproduces (its text with every string literal emptied, whitespace collapsed), and the stand-in.
-_EXPECTED: list[tuple[str, str, int | None, str, Callable[[list[str]], Selector]]] = [
+def _body_marked(lit: list[str]) -> Selector:
+    """BODY_XPATH[0]: article-body containers by exact class/itemprop/id or id/class pattern (first per parent)."""
+    by_id, by_class = re.compile(lit[4]), re.compile(lit[5])
+
+    def predicate(e: HtmlElement) -> bool:
+        get = e.get
+        element_class, element_id = get("class"), get("id")
+        return (
+            element_class == lit[0]
+            or element_class == lit[1]
+            or get("itemprop") == lit[2]
+            or element_id == lit[3]
+            or by_id.search(element_id or "") is not None
+            or by_class.search(element_class or "") is not None
+        )
+
+    return Selector("BODY_XPATH[0]", _BODY_TAGS, predicate, pick="first_per_parent")
+
+
+def _body_story(lit: list[str]) -> Selector:
+    """BODY_XPATH[2]: the first story container by role, exact id/class, or id/class pattern."""
+    by_id = re.compile(lit[8])
+    fulltext = re.compile(lit[9], re.IGNORECASE if "i" in lit[10] else 0)
+    by_class = re.compile(lit[11])
+    classes = frozenset(lit[3:8])
+
+    def predicate(e: HtmlElement) -> bool:
+        get = e.get
+        element_class, element_id = get("class"), get("id")
+        return (
+            get("role") == lit[0]
+            or element_id == lit[1]
+            or element_id == lit[2]
+            or element_class in classes
+            or by_id.search(element_id or "") is not None
+            or fulltext.search(element_class or "") is not None
+            or by_class.search(element_class or "") is not None
+        )
+
+    return Selector("BODY_XPATH[2]", _BODY_TAGS, predicate, pick="first")
+
+
+def _body_content(lit: list[str]) -> Selector:
+    """BODY_XPATH[3]: the first generic content container."""
+    by_id, by_class = re.compile(lit[2]), re.compile(lit[3])
+    id_cm, class_cm, class_cp = translate(lit[4], lit[5]), translate(lit[7], lit[8]), translate(lit[10], lit[11])
+
+    def predicate(e: HtmlElement) -> bool:
+        get = e.get
+        element_class, element_id = get("class"), get("id")
+        return (
+            element_id == lit[0]
+            or element_class == lit[1]
+            or by_id.search(element_id or "") is not None
+            or by_class.search(element_class or "") is not None
+            or lit[6] in id_cm(element_id or "")
+            or lit[9] in class_cm(element_class or "")
+            or lit[12] in class_cp(element_class or "")
+        )
+
+    return Selector("BODY_XPATH[3]", _BODY_TAGS, predicate, pick="first")
+
+
+class _FirstMainOrMarked:
+    """BODY_XPATH[4]: ``(.//*[article|div|section][starts-with(@class|@id|@role, 'main')])[1] | (.//main)[1]``,
+    the two in document order."""
+
+    def __init__(self, lit: list[str]) -> None:
+        self.lit = lit
+
+    def __call__(self, tree: HtmlElement) -> list[HtmlElement]:
+        marked: HtmlElement | None = None
+        main: HtmlElement | None = None
+        chosen = []
+        for e in tree.iterdescendants("article", "div", "section", "main"):
+            if e.tag == "main":
+                if main is None:
+                    main = e
+                    chosen.append(e)
+            elif marked is None and self._marked(e):
+                marked = e
+                chosen.append(e)
+            if marked is not None and main is not None:
+                break
+        return chosen
+
+    def _marked(self, e: HtmlElement) -> bool:
+        get = e.get
+        return (
+            get("class", "").startswith(self.lit[0])
+            or get("id", "").startswith(self.lit[1])
+            or get("role", "").startswith(self.lit[2])
+        )
+
+    def __str__(self) -> str:
+        return "<BODY_XPATH[4] (newsmill stand-in)>"
+
+
+# Where each expression is, the skeleton it must have (workers/stages/xpath_standins.py) and its stand-in.
+_EXPECTED: list[Expected] = [
     ("trafilatura.xpaths", "OVERALL_DISCARD_XPATH", 0,
      ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
      "@data-lp-replacement-content or contains(translate(@role, '', ''), '') or contains(@data-component, '') "
@@ -223,47 +278,32 @@ _EXPECTED: list[tuple[str, str, int | None, str, Callable[[list[str]], Selector]
     ("trafilatura.baseline", "BASIC_CLEAN_XPATH", None,
      ".//aside|.//div[contains(@class|@id, '')]|.//fencedframe|.//footer|.//script|.//style|.//svg|"
      ".//template|.//*[re:test(@class, '', '') or re:test(@id, '', '')]", _basic_clean),
+    ("trafilatura.xpaths", "BODY_XPATH", 0,
+     ".//*[self::article or self::div or self::main or self::section][ @class='' or @class='' or @itemprop='' "
+     "or @id='' or re:test(@id, '') or re:test(@class, '') ][1]", _body_marked),
+    ("trafilatura.xpaths", "BODY_XPATH", 2,
+     "(.//*[self::article or self::div or self::main or self::section][ @role='' or @id='' or @id='' or "
+     "@class='' or @class='' or @class='' or @class='' or @class='' or re:test(@id, '') or "
+     "re:test(@class, '', '') or re:test(@class, '') ])[1]", _body_story),
+    ("trafilatura.xpaths", "BODY_XPATH", 3,
+     "(.//*[self::article or self::div or self::main or self::section][ @id='' or @class='' or "
+     "re:test(@id, '') or re:test(@class, '') or contains(translate(@id, '',''), '') or "
+     "contains(translate(@class, '',''), '') or contains(translate(@class, '',''), '') ])[1]", _body_content),
+    ("trafilatura.xpaths", "BODY_XPATH", 4,
+     "(.//*[self::article or self::div or self::section][ starts-with(@class, '') or starts-with(@id, '') "
+     "or starts-with(@role, '')])[1]|(.//main)[1]", _FirstMainOrMarked),
 ]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Replacement:
-    """One of trafilatura's expressions (a list item, or a lone module attribute) and its stand-in."""
-
-    module: ModuleType
-    attribute: str
-    index: int | None
-    original: XPath
-    stand_in: Selector
-
-    def put(self, value: object) -> None:
-        if self.index is None:
-            setattr(self.module, self.attribute, value)
-        else:
-            getattr(self.module, self.attribute)[self.index] = value
-
-
-def _recognised() -> list[Replacement]:
-    found = []
-    for module_name, attribute, index, skeleton, build in _EXPECTED:
-        module = importlib.import_module(module_name)
-        value = getattr(module, attribute, None)
-        original = value[index] if index is not None and isinstance(value, list) else value
-        if not isinstance(original, XPath) or _skeleton(original.path) != skeleton:
-            continue  # trafilatura changed this expression: keep its own
-        found.append(Replacement(module, attribute, index, original, build(_LITERAL.findall(original.path))))
-    return found
-
-
-REPLACEMENTS = _recognised()
+REPLACEMENTS = recognised(_EXPECTED)
 _SCOPE = ScopedSwaps([Swap(r.put, r.original, r.stand_in) for r in REPLACEMENTS])
 
 
 def replaced() -> list[str]:
-    """Names of the expressions this module stands in for (those whose text it recognised)."""
-    return [r.stand_in.name for r in REPLACEMENTS]
+    """Names of the expressions stood in for (those whose text was recognised in the installed trafilatura)."""
+    return [r.name for r in REPLACEMENTS]
 
 
 def faster_selectors() -> contextlib.AbstractContextManager[None]:
-    """trafilatura with the stand-ins for the duration of the ``with`` block (workers/stages/scoped_swap.py)."""
+    """trafilatura with the stand-ins for the duration of the ``with`` block."""
     return _SCOPE.applied()
