@@ -243,3 +243,33 @@ def test_no_exception_escapes_and_the_result_is_well_formed(
 
 def test_a_headline_in_capitals_is_still_read() -> None:
     assert detect_language("BREAKING: CITY COUNCIL FREEZES ALL BUS AND TRAM FARES UNTIL THE SPRING").language == "en"
+
+
+def _denoised_in_one_pass(text: str, prefix_chars: int) -> str:
+    """The definition: noise tokens substituted in the whole slice at once, then the prefix cut."""
+    import unicodedata  # noqa: PLC0415 - only this reference needs it
+
+    return language._NOISE.sub(" ", unicodedata.normalize("NFC", text[: prefix_chars * 4]))[:prefix_chars]
+
+
+_NOISY = st.lists(
+    st.sampled_from([*"ab \u00e91 2\n.:/@#$-_%+wW", "www.", "http://", ".org", ".com", "\u212a", "e\u0301"]),
+    max_size=150,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_NOISY, prefix_chars=st.integers(min_value=1, max_value=60))
+def test_the_prefix_is_denoised_chunk_by_chunk_as_in_one_pass(text: str, prefix_chars: int) -> None:
+    assert language._denoised_prefix(text, prefix_chars) == _denoised_in_one_pass(text, prefix_chars)
+
+
+@pytest.mark.parametrize("prefix_chars", [20, 600])
+def test_long_noisy_articles_are_denoised_as_in_one_pass(prefix_chars: int) -> None:
+    article = " ".join(
+        f"Le {n} mai, https://ex.org/a{n}?b=1 ou www.site{n}.fr a écrit à info{n}@x.com: 12,5% (+3) #tag{n} suite"
+        for n in range(200)
+    )
+    unbroken = "x1" * 3000  # no whitespace to cut at: one chunk
+    for text in (article, unbroken, article.replace(" ", "\n"), PARAGRAPHS["fr"] * 5):
+        assert language._denoised_prefix(text, prefix_chars) == _denoised_in_one_pass(text, prefix_chars)

@@ -98,8 +98,7 @@ def detect_language(
         hints.append((page, "page"))  # first: it describes this article, the feed's describes the site
     if feed := normalise_language(feed_hint):
         hints.append((feed, "feed"))
-    # Cleaning a bounded slice keeps the cost flat for long articles; the prefix is then cut from what remains.
-    cleaned = _NOISE.sub(" ", unicodedata.normalize("NFC", (text or "")[: prefix_chars * 4]))[:prefix_chars]
+    cleaned = _denoised_prefix(text or "", prefix_chars)
     runs = _script_runs(cleaned)
     script = _leading_script(runs)
     # Length counts every word, names included ("Samsung Galaxy и Apple iPhone подорожали" is a sentence),
@@ -114,6 +113,29 @@ def detect_language(
     if script not in _SCRIPT_CANDIDATES:
         return _hint_only(hints, script)  # a script langdetect has no profile for (Armenian, Georgian, …)
     return _weigh(_langdetect(script, " ".join(runs[script])), hints, script)
+
+
+def _denoised_prefix(text: str, prefix_chars: int) -> str:
+    """The first ``prefix_chars`` characters of the text without its noise tokens, looked for in at most
+    ``prefix_chars * 4`` characters (the cost stays flat for long articles).
+
+    Substituted a chunk at a time, each chunk ending just after a space or newline, until the prefix is full:
+    no noise token contains whitespace, so this is the substitution of the whole slice, cut (``\\b`` next to a
+    whitespace character reads the same in the chunk as in the slice); an article's prefix then costs its first
+    chunk or two instead of the whole slice (the digit-token pattern backtracks at every position)."""
+    source = unicodedata.normalize("NFC", text[: prefix_chars * 4])
+    chunks: list[str] = []
+    produced, start, size = 0, 0, len(source)
+    while start < size and produced < prefix_chars:
+        end = start + 2 * prefix_chars
+        if end < size:
+            cut = max(source.rfind(" ", start, end), source.rfind("\n", start, end))
+            end = cut + 1 if cut > start else size
+        chunk = _NOISE.sub(" ", source[start:end])
+        chunks.append(chunk)
+        produced += len(chunk)
+        start = end
+    return "".join(chunks)[:prefix_chars]
 
 
 def _weigh(probabilities: dict[str, float], hints: list[tuple[str, Source]], script: str) -> LanguageResult:
