@@ -56,20 +56,21 @@ class Selector:
     pick: Literal["all", "first", "first_per_parent"] = "all"
 
     def __call__(self, tree: HtmlElement) -> list[HtmlElement]:
-        found = (e for e in (tree.iterdescendants(*self.tags) if self.tags else tree.iterdescendants(Element)))
-        accepted = (e for e in found if self.predicate(e))
+        found = tree.iterdescendants(*self.tags) if self.tags else tree.iterdescendants(Element)
+        predicate = self.predicate
+        if self.pick == "all":
+            return [e for e in found if predicate(e)]
+        accepted = (e for e in found if predicate(e))
         if self.pick == "first":
             return [e for e in (next(accepted, None),) if e is not None]
-        if self.pick == "first_per_parent":
-            parents: set[HtmlElement] = set()  # holding the proxies keeps getparent() returning these same ones
-            chosen = []
-            for e in accepted:
-                parent = e.getparent()
-                if parent not in parents:
-                    parents.add(parent)
-                    chosen.append(e)
-            return chosen
-        return list(accepted)
+        parents: set[HtmlElement] = set()  # first_per_parent; holding the proxies keeps getparent() returning them
+        chosen = []
+        for e in accepted:
+            parent = e.getparent()
+            if parent not in parents:
+                parents.add(parent)
+                chosen.append(e)
+        return chosen
 
     def __str__(self) -> str:
         return f"<{self.name} (newsmill stand-in)>"
