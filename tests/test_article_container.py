@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement, fromstring
 
-from workers.stages.article_container import article_container, container_document
+from workers.stages.article_container import _article_body_marks, article_container, container_document
+
+from .conftest import FIXTURES
 
 STORY = "".join(f"<p>Le conseil municipal a voté le budget de la ville, paragraphe numéro {n}.</p>" for n in range(8))
 
@@ -54,3 +57,20 @@ def test_the_container_document_holds_a_copy_without_the_text_after_the_element(
     assert "Publicité" not in document.text_content()
     assert "paragraphe numéro 7" in document.text_content()
     assert container.getparent() is page.find("body")  # the page keeps its own element
+
+
+def test_the_article_body_mark_is_read_as_xpath_reads_the_token_list() -> None:
+    """The Python reading of ``itemprop`` selects what the one-expression XPath selected (the definition)."""
+    definition = XPath(
+        "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')]"
+        "[not(self::meta or self::body or self::html)]"
+    )
+    crafted = fromstring(
+        "<html><body itemprop='articleBody'><meta itemprop='articleBody'><div itemprop=' text\tarticleBody\n'>a</div>"
+        "<div itemprop='articleBodyX'>b</div><div itemprop='articleBody\u00a0x'>non-XML space</div>"
+        "<span itemprop='name articleBody'>c</span><p itemprop=''>d</p></body></html>"
+    )
+    pages = [fromstring(p.read_bytes()) for p in sorted((FIXTURES / "pages").glob("*.html"))]
+    for tree in [crafted, *pages]:
+        assert _article_body_marks(tree) == definition(tree)
+    assert [e.text for e in _article_body_marks(crafted)] == ["a", "c"]
