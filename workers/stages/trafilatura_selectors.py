@@ -22,7 +22,7 @@ from collections.abc import Callable
 from lxml.html import HtmlElement
 
 from workers.stages.scoped_swap import ScopedSwaps, Swap
-from workers.stages.xpath_standins import Expected, Selector, first_of, recognised, translate
+from workers.stages.xpath_standins import Expected, Predicate, Selector, first_of, recognised, translate
 
 _PRUNE_TAGS = ("div", "item", "list", "p", "section", "span")  # self::div or self::item or ... self::span
 _BODY_TAGS = ("article", "div", "main", "section")
@@ -68,40 +68,40 @@ def _overall_discard_hidden(lit: list[str]) -> Selector:
     return Selector("OVERALL_DISCARD_XPATH[1]", (), predicate)
 
 
-def _comments_and_lists(lit: list[str]) -> Selector:
-    """REMOVE_COMMENTS_AND_LISTS_XPATH[0]: comment sections; an ol/ul only when marked as a comment list."""
-    id_any, class_any, id_list, class_list = (re.compile(x) for x in lit[:4])
+def _marked_twice(name: str, tags: tuple[str, ...], kept_unless: Predicate) -> Callable[[list[str]], Selector]:
+    """``.//*[tags][re:test(@id, A) or re:test(@class, B)][KEPT_UNLESS or re:test(@id, C) or re:test(@class, D)]``:
+    an element marked by the first pair is selected if ``kept_unless`` holds for it or the second pair marks it
+    too (the shape of two of trafilatura's expressions)."""
 
-    def predicate(e: HtmlElement) -> bool:
-        get = e.get
-        element_id, element_class = get("id", ""), get("class", "")
-        if id_any.search(element_id) is None and class_any.search(element_class) is None:
-            return False
-        return (
-            e.tag not in ("ol", "ul")
-            or id_list.search(element_id) is not None
-            or class_list.search(element_class) is not None
-        )
+    def build(lit: list[str]) -> Selector:
+        id_any, class_any, id_also, class_also = (re.compile(x) for x in lit[:4])
 
-    return Selector("REMOVE_COMMENTS_AND_LISTS_XPATH[0]", ("div", "list", "section", "details", "ol", "ul"), predicate)
+        def predicate(e: HtmlElement) -> bool:
+            get = e.get
+            element_id, element_class = get("id", ""), get("class", "")
+            if id_any.search(element_id) is None and class_any.search(element_class) is None:
+                return False
+            return (
+                kept_unless(e) or id_also.search(element_id) is not None or class_also.search(element_class) is not None
+            )
+
+        return Selector(name, tags, predicate)
+
+    return build
 
 
-def _appended_articles(lit: list[str]) -> Selector:
-    """RAW_TREE_PRUNE_XPATH[0]: infinite-scroll containers (those holding the page's h1 only when theme-marked)."""
-    id_any, class_any, id_theme, class_theme = (re.compile(x) for x in lit[:4])
-
-    def predicate(e: HtmlElement) -> bool:
-        get = e.get
-        element_id, element_class = get("id", ""), get("class", "")
-        if id_any.search(element_id) is None and class_any.search(element_class) is None:
-            return False
-        return (
-            next(e.iterdescendants("h1"), None) is None
-            or id_theme.search(element_id) is not None
-            or class_theme.search(element_class) is not None
-        )
-
-    return Selector("RAW_TREE_PRUNE_XPATH[0]", ("div", "section", "aside"), predicate)
+# REMOVE_COMMENTS_AND_LISTS_XPATH[0]: comment sections; an ol/ul only when marked as a comment list.
+_comments_and_lists = _marked_twice(
+    "REMOVE_COMMENTS_AND_LISTS_XPATH[0]",
+    ("div", "list", "section", "details", "ol", "ul"),
+    lambda e: e.tag not in ("ol", "ul"),  # not(self::ol or self::ul)
+)
+# RAW_TREE_PRUNE_XPATH[0]: infinite-scroll containers; one holding the page's h1 only when theme-marked.
+_appended_articles = _marked_twice(
+    "RAW_TREE_PRUNE_XPATH[0]",
+    ("div", "section", "aside"),
+    lambda e: next(e.iterdescendants("h1"), None) is None,  # not(.//h1)
+)
 
 
 def _class_contains(name: str, tags: tuple[str, ...]) -> Callable[[list[str]], Selector]:
