@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -247,8 +248,6 @@ def test_a_headline_in_capitals_is_still_read() -> None:
 
 def _denoised_in_one_pass(text: str, prefix_chars: int) -> str:
     """The definition: noise tokens substituted in the whole slice at once, then the prefix cut."""
-    import unicodedata  # noqa: PLC0415 - only this reference needs it
-
     return language._NOISE.sub(" ", unicodedata.normalize("NFC", text[: prefix_chars * 4]))[:prefix_chars]
 
 

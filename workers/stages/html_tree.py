@@ -11,29 +11,25 @@ tree (trafilatura makes several) keep its parser, hence this lookup. The parser 
 
 from __future__ import annotations
 
-import importlib
-
 from lxml.etree import ElementDefaultClassLookup, HTMLParser
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
-from trafilatura.utils import load_html
+from trafilatura import utils as trafilatura_utils
 
 from workers.stages.scoped_swap import ScopedSwaps, Swap
-
-_trafilatura_utils = importlib.import_module("trafilatura.utils")
 
 PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True)
 PARSER.set_element_class_lookup(
     ElementDefaultClassLookup(element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity)
 )
 _SCOPE = ScopedSwaps(
-    [Swap(lambda parser: setattr(_trafilatura_utils, "HTML_PARSER", parser), _trafilatura_utils.HTML_PARSER, PARSER)]
+    [Swap(lambda parser: setattr(trafilatura_utils, "HTML_PARSER", parser), trafilatura_utils.HTML_PARSER, PARSER)]
 )
 
 
 def parse_page(html: str) -> HtmlElement | None:
     """The page's tree as trafilatura's ``load_html`` builds it (None when it is not HTML), on ``PARSER``."""
     with _SCOPE.applied():
-        tree = load_html(html)
+        tree = trafilatura_utils.load_html(html)
     return tree if isinstance(tree, HtmlElement) else None
 
 

@@ -22,7 +22,15 @@ from collections.abc import Callable
 from lxml.html import HtmlElement
 
 from workers.stages.scoped_swap import ScopedSwaps, Swap
-from workers.stages.xpath_standins import Expected, Predicate, Selector, first_of, recognised, translate
+from workers.stages.xpath_standins import (
+    Expected,
+    Predicate,
+    Selector,
+    exslt_regex,
+    first_of,
+    recognised,
+    translate,
+)
 
 _PRUNE_TAGS = ("div", "item", "list", "p", "section", "span")  # self::div or self::item or ... self::span
 _BODY_TAGS = ("article", "div", "main", "section")
@@ -44,7 +52,7 @@ def _overall_discard_marked(lit: list[str]) -> Selector:
             or by_class.search(get("class", "")) is not None
         )
 
-    return Selector("OVERALL_DISCARD_XPATH[0]", _PRUNE_TAGS, predicate)
+    return Selector(_PRUNE_TAGS, predicate)
 
 
 def _overall_discard_hidden(lit: list[str]) -> Selector:
@@ -65,10 +73,10 @@ def _overall_discard_hidden(lit: list[str]) -> Selector:
             or get("aria-hidden") == lit[7]
         )
 
-    return Selector("OVERALL_DISCARD_XPATH[1]", (), predicate)
+    return Selector((), predicate)
 
 
-def _marked_twice(name: str, tags: tuple[str, ...], kept_unless: Predicate) -> Callable[[list[str]], Selector]:
+def _marked_twice(tags: tuple[str, ...], kept_unless: Predicate) -> Callable[[list[str]], Selector]:
     """``.//*[tags][re:test(@id, A) or re:test(@class, B)][KEPT_UNLESS or re:test(@id, C) or re:test(@class, D)]``:
     an element marked by the first pair is selected if ``kept_unless`` holds for it or the second pair marks it
     too (the shape of two of trafilatura's expressions)."""
@@ -85,37 +93,31 @@ def _marked_twice(name: str, tags: tuple[str, ...], kept_unless: Predicate) -> C
                 kept_unless(e) or id_also.search(element_id) is not None or class_also.search(element_class) is not None
             )
 
-        return Selector(name, tags, predicate)
+        return Selector(tags, predicate)
 
     return build
 
 
 # REMOVE_COMMENTS_AND_LISTS_XPATH[0]: comment sections; an ol/ul only when marked as a comment list.
 _comments_and_lists = _marked_twice(
-    "REMOVE_COMMENTS_AND_LISTS_XPATH[0]",
     ("div", "list", "section", "details", "ol", "ul"),
     lambda e: e.tag not in ("ol", "ul"),  # not(self::ol or self::ul)
 )
 # RAW_TREE_PRUNE_XPATH[0]: infinite-scroll containers; one holding the page's h1 only when theme-marked.
 _appended_articles = _marked_twice(
-    "RAW_TREE_PRUNE_XPATH[0]",
     ("div", "section", "aside"),
     lambda e: next(e.iterdescendants("h1"), None) is None,  # not(.//h1)
 )
 
 
-def _class_contains(name: str, tags: tuple[str, ...]) -> Callable[[list[str]], Selector]:
-    def build(lit: list[str]) -> Selector:
-        return Selector(name, tags, lambda e: lit[0] in e.get("class", ""))
-
-    return build
+def _share_buttons(lit: list[str]) -> Selector:
+    """RAW_TREE_PRUNE_XPATH[1]: Elementor's share buttons, by class."""
+    return Selector(("div", "section", "aside"), lambda e: lit[0] in e.get("class", ""))
 
 
-def _id_or_class_contains(name: str) -> Callable[[list[str]], Selector]:
-    def build(lit: list[str]) -> Selector:
-        return Selector(name, _PRUNE_TAGS, lambda e: lit[0] in e.get("id", "") or lit[1] in e.get("class", ""))
-
-    return build
+def _captions(lit: list[str]) -> Selector:
+    """DISCARD_IMAGE_ELEMENTS[0]: captions, by id or class."""
+    return Selector(_PRUNE_TAGS, lambda e: lit[0] in e.get("id", "") or lit[1] in e.get("class", ""))
 
 
 def _teasers(lit: list[str]) -> Selector:
@@ -125,14 +127,13 @@ def _teasers(lit: list[str]) -> Selector:
     def predicate(e: HtmlElement) -> bool:
         return lit[2] in by_id(e.get("id", "")) or lit[5] in by_class(e.get("class", ""))
 
-    return Selector("TEASER_DISCARD_XPATH[0]", _PRUNE_TAGS, predicate)
+    return Selector(_PRUNE_TAGS, predicate)
 
 
 def _basic_clean(lit: list[str]) -> Selector:
     """settings.BASIC_CLEAN_XPATH (html2txt's cleaning): asides, footers, scripts… and consent banners."""
     tags = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
-    by_class = re.compile(lit[1], re.IGNORECASE if "i" in lit[2] else 0)
-    by_id = re.compile(lit[3], re.IGNORECASE if "i" in lit[4] else 0)
+    by_class, by_id = exslt_regex(lit[1], lit[2]), exslt_regex(lit[3], lit[4])
 
     def predicate(e: HtmlElement) -> bool:
         tag = e.tag
@@ -148,7 +149,7 @@ def _basic_clean(lit: list[str]) -> Selector:
             or (element_id is not None and by_id.search(element_id) is not None)
         )
 
-    return Selector("BASIC_CLEAN_XPATH", (), predicate)
+    return Selector((), predicate)
 
 
 def _body_marked(lit: list[str]) -> Selector:
@@ -167,13 +168,13 @@ def _body_marked(lit: list[str]) -> Selector:
             or by_class.search(element_class or "") is not None
         )
 
-    return Selector("BODY_XPATH[0]", _BODY_TAGS, predicate, pick="first_per_parent")
+    return Selector(_BODY_TAGS, predicate, pick="first_per_parent")
 
 
 def _body_story(lit: list[str]) -> Selector:
     """BODY_XPATH[2]: the first story container by role, exact id/class, or id/class pattern."""
     by_id = re.compile(lit[8])
-    fulltext = re.compile(lit[9], re.IGNORECASE if "i" in lit[10] else 0)
+    fulltext = exslt_regex(lit[9], lit[10])
     by_class = re.compile(lit[11])
     classes = frozenset(lit[3:8])
 
@@ -190,7 +191,7 @@ def _body_story(lit: list[str]) -> Selector:
             or by_class.search(element_class or "") is not None
         )
 
-    return Selector("BODY_XPATH[2]", _BODY_TAGS, predicate, pick="first")
+    return Selector(_BODY_TAGS, predicate, pick="first")
 
 
 def _body_content(lit: list[str]) -> Selector:
@@ -211,7 +212,7 @@ def _body_content(lit: list[str]) -> Selector:
             or lit[12] in class_cp(element_class or "")
         )
 
-    return Selector("BODY_XPATH[3]", _BODY_TAGS, predicate, pick="first")
+    return Selector(_BODY_TAGS, predicate, pick="first")
 
 
 class _FirstMainOrMarked:
@@ -245,8 +246,8 @@ class _FirstMainOrMarked:
             or get("role", "").startswith(self.lit[2])
         )
 
-    def __str__(self) -> str:
-        return "<BODY_XPATH[4] (newsmill stand-in)>"
+    def __str__(self) -> str:  # trafilatura logs the body expression it used
+        return "<newsmill stand-in>"
 
 
 # Where each expression is, the skeleton it must have (workers/stages/xpath_standins.py) and its stand-in.
@@ -268,10 +269,10 @@ _EXPECTED: list[Expected] = [
      "not(.//h1) or re:test(@id, '') or re:test(@class, '')]", _appended_articles),
     ("trafilatura.xpaths", "RAW_TREE_PRUNE_XPATH", 1,
      ".//*[self::div or self::section or self::aside][contains(@class, '')]",
-     _class_contains("RAW_TREE_PRUNE_XPATH[1]", ("div", "section", "aside"))),
+     _share_buttons),
     ("trafilatura.xpaths", "DISCARD_IMAGE_ELEMENTS", 0,
      ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
-     "contains(@id, '') or contains(@class, '')]", _id_or_class_contains("DISCARD_IMAGE_ELEMENTS[0]")),
+     "contains(@id, '') or contains(@class, '')]", _captions),
     ("trafilatura.xpaths", "TEASER_DISCARD_XPATH", 0,
      ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
      "contains(translate(@id, '', ''), '') or contains(translate(@class, '', ''), '')]", _teasers),

@@ -44,13 +44,17 @@ def translate(source: str, target: str) -> Callable[[str], str]:
     return lambda text: text.translate(table)
 
 
+def exslt_regex(pattern: str, flags: str = "") -> re.Pattern[str]:
+    """The pattern as EXSLT's ``re:test(., pattern, flags)`` compiles it in lxml (``i``: ignore case)."""
+    return re.compile(pattern, re.IGNORECASE if "i" in flags else 0)
+
+
 @dataclass(frozen=True)
 class Selector:
     """Callable like an lxml ``XPath`` on a context element: the descendants (of ``tags``, or all elements) that
     ``predicate`` accepts, in document order; with ``pick``, only the first (``(.//*[…])[1]``), or the first
     among each parent's children (``.//*[…][1]``)."""
 
-    name: str
     tags: tuple[str, ...]
     predicate: Predicate
     pick: Literal["all", "first", "first_per_parent"] = "all"
@@ -62,7 +66,8 @@ class Selector:
             return [e for e in found if predicate(e)]
         accepted = (e for e in found if predicate(e))
         if self.pick == "first":
-            return [e for e in (next(accepted, None),) if e is not None]
+            first = next(accepted, None)
+            return [] if first is None else [first]
         parents: set[HtmlElement] = set()  # first_per_parent; holding the proxies keeps getparent() returning them
         chosen = []
         for e in accepted:
@@ -72,8 +77,8 @@ class Selector:
                 chosen.append(e)
         return chosen
 
-    def __str__(self) -> str:
-        return f"<{self.name} (newsmill stand-in)>"
+    def __str__(self) -> str:  # trafilatura logs the body expression it used (Replacement.name says which)
+        return "<newsmill stand-in>"
 
 
 # Where an expression is (module, attribute, index in its list or None), the skeleton it must have, and the
