@@ -14,6 +14,7 @@ from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 from shared.languages import UNDETERMINED, normalise_language
+from workers.stages.langdetect_quick import QuickDetector
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ def _langdetect(script: str, text: str) -> dict[str, float]:
         text = text.lower()  # langdetect skips all-capital words as acronyms: a shouted headline has none left
     try:
         factory = _factory(script)
-        detector = factory.create()
+        detector = QuickDetector(factory, _word_ngrams(script))
         detector.append(text)
         detector.get_probabilities()
         return dict(zip(factory.get_lang_list(), detector.langprob or (), strict=True))
@@ -250,3 +251,9 @@ def _factory(script: str) -> DetectorFactory:
     )
     factory.set_seed(SEED)
     return factory
+
+
+@functools.cache
+def _word_ngrams(script: str) -> dict[tuple[str, bool], tuple[str, ...]]:
+    """This process's cache of each word's n-grams among the script's profiles (see langdetect_quick)."""
+    return {}
