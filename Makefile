@@ -22,8 +22,10 @@ lint: setup
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
+# Two test processes (pytest-xdist): many tests wait on workers, servers and subprocesses, so two share 2 cores
+# well; each test makes its own database and leases its own Redis database.
 test: setup services lint
-	$(UV) run pytest
+	$(UV) run pytest -n 2
 
 bench: setup services
 	$(UV) run python -m bench
