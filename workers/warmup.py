@@ -4,12 +4,13 @@ Celery's prefork pool forks its processes from the parent, and forks them again 
 ``NEWSMILL_WORKER_MAX_TASKS_PER_CHILD`` tasks or its memory limit): whatever the parent built is shared,
 copy-on-write. Each of these costs a tenth to a third of a CPU second: langdetect's profiles, trafilatura's
 first call (lxml's classes, its compiled expressions), langcodes (imported where a language tag is first
-read, shared/languages.py).
+read, shared/languages.py); jusText's stop-word set, used by trafilatura's full cascade (a fifth of a second).
 """
 
 from __future__ import annotations
 
 from shared.languages import normalise_language
+from workers.stages import justext_stoplist
 from workers.stages.extract import extract_page
 from workers.stages.language import detect_language
 
@@ -22,3 +23,4 @@ def warm_up() -> None:
                      "مجلس المدينة صوت على الميزانية", "नगर परिषद ने बजट पर मतदान किया"):  # fmt: skip
         detect_language(sentence * 3)
     normalise_language("fr-FR")  # a page or feed hint: langcodes and its data
+    justext_stoplist.warm_up()

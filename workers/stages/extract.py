@@ -30,6 +30,7 @@ from shared.errors import Outcome, PermanentError
 from workers.stages.article_container import article_container, container_document
 from workers.stages.clean import Cleaned, PageContext, Removal, clean_page
 from workers.stages.html_tree import parse_page
+from workers.stages.justext_stoplist import stoplist_kept
 from workers.stages.page_metadata import EntryHints, PageMetadata, canonical_url, page_metadata
 from workers.stages.page_signals import read_page_signals
 from workers.stages.site_template import page_line_keys
@@ -73,8 +74,9 @@ class ExtractedPage:
 
 def _text(tree: HtmlElement, url: str, *, fast: bool) -> str:
     """trafilatura's main text of ``tree`` with our options ('' when it finds none), its pruning expressions
-    evaluated by exact stand-ins (workers/stages/trafilatura_selectors.py)."""
-    with faster_selectors():
+    evaluated by exact stand-ins (workers/stages/trafilatura_selectors.py) and jusText's stop-word set made once
+    (workers/stages/justext_stoplist.py)."""
+    with faster_selectors(), stoplist_kept():
         document = bare_extraction(
             tree, url=url, fast=fast, include_comments=False, include_tables=INCLUDE_TABLES,
             favor_precision=FAVOR_PRECISION,
