@@ -76,12 +76,12 @@ def outcome_rows(conn: psycopg.Connection) -> dict[str, Any]:
     ).fetchall()
     window = (last_row - first_poll).total_seconds() if first_poll and last_row else 0.0
     size, html = conn.execute(
-        "SELECT pg_database_size(current_database()), avg(octet_length(html_gzip)) FROM pages"
+        "SELECT pg_database_size(current_database()), avg(octet_length(coalesce(html_lz4, html_gzip))) FROM pages"
     ).fetchone() or (0, 0)
     return {
         "items_by_state": states, "failed": failed, "published": published, "duplicates": duplicates,
         "ingest_seconds": window, "articles_per_s": published / window if window else 0.0,
-        "database_bytes": size, "raw_html_gzip_bytes_avg": float(html or 0),
+        "database_bytes": size, "raw_html_stored_bytes_avg": float(html or 0),
         "window_epoch": [first_poll.timestamp(), last_row.timestamp()] if first_poll and last_row else None,
         "latency_seconds": {
             "discovered_to_fetched": _quantiles([float(g[0]) for g in gaps]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import threading
 import time
@@ -176,3 +177,32 @@ def test_retention_prunes_old_raw_html_of_finished_items_only(db: psycopg.Connec
     assert pages.load_page(db, article.item_id).body is None  # type: ignore[union-attr]
     assert items.get_item(db, waiting).state == ItemState.DISCOVERED  # type: ignore[union-attr]
     assert pages.load_page(db, waiting).body == b"<p>x</p>"  # type: ignore[union-attr]
+
+
+def test_pages_stored_gzip_before_the_lz4_migration_are_still_read_pruned_and_replaced(db: psycopg.Connection) -> None:
+    feed, _ = feeds.add_feed(db, "http://news.example/feed3")
+    entries = [FeedEntry(g, f"http://g.example/{g}", f"http://g.example/{g}", None, None, None, None) for g in "ab"]
+    old, new = items.insert_new_items(db, feed.id, entries, datetime.now(UTC))
+    body = "<p>Le conseil a voté — ça compte.</p>".encode() * 50
+    # As a worker of the previous version wrote it (and still may, during an upgrade).
+    db.execute("INSERT INTO pages (item_id, final_url, http_status, content_type, html_gzip, size) "
+               "VALUES (%s, 'http://g.example/a', 200, 'text/html', %s, %s)",
+               (old, gzip.compress(body, compresslevel=1), len(body)))  # fmt: skip
+    pages.save_page(db, new, final_url="http://g.example/b", status=200, content_type="text/html", body=body)
+    stored = db.execute("SELECT item_id, html_gzip IS NULL, length(html_lz4) < %s FROM pages ORDER BY item_id",
+                        (len(body),)).fetchall()  # fmt: skip
+    assert stored == [(old, False, None), (new, True, True)]  # the new page LZ4-compressed, in its own column
+    loaded = pages.load_pages(db, [old, new])
+    assert loaded[old].body == loaded[new].body == body
+    pages.save_page(db, old, final_url="http://g.example/a", status=200, content_type="text/html", body=b"<p>y</p>")
+    assert pages.load_page(db, old).body == b"<p>y</p>"  # type: ignore[union-attr]  # fetched again: LZ4 now
+    db.execute("INSERT INTO pages (item_id, final_url, http_status, content_type, html_gzip, size) "
+               "VALUES (%s, 'http://g.example/a', 200, 'text/html', %s, 3) ON CONFLICT (item_id) DO UPDATE "
+               "SET html_gzip = EXCLUDED.html_gzip, html_lz4 = NULL", (old, gzip.compress(b"<p>")))  # fmt: skip
+    db.execute("UPDATE items SET state = 'published' WHERE id IN (%s, %s)", (old, new))
+    db.execute("UPDATE pages SET fetched_at = now() - interval '40 days'")
+    assert pages.prune_raw_html(db, datetime.now(UTC) - timedelta(days=30)) == 2  # either column
+    assert db.execute("SELECT count(*) FROM pages WHERE html_gzip IS NOT NULL OR html_lz4 IS NOT NULL").fetchone() == (
+        0,
+    )
+    assert {p.body for p in pages.load_pages(db, [old, new]).values()} == {None}

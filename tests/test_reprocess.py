@@ -86,7 +86,7 @@ def test_reprocess_moves_matching_items_back_and_they_are_republished(
     pruned = publish_page(db, "http://news.example/pruned.html", html.replace("Ferry", "Tram"))
     too_old = publish_page(db, "http://news.example/old.html", html.replace("Ferry", "Train"))
     failed = _failed_at_extract(db, "http://news.example/failed.html")
-    db.execute("UPDATE pages SET html_gzip = NULL WHERE item_id = %s", (_item_of(db, pruned),))
+    db.execute("UPDATE pages SET html_gzip = NULL, html_lz4 = NULL WHERE item_id = %s", (_item_of(db, pruned),))
     db.execute("UPDATE pages SET fetched_at = now() - interval '30 days' WHERE item_id = %s", (_item_of(db, too_old),))
     # What yesterday's cleaning rules left in the article: a trailer today's rules remove.
     db.execute("UPDATE articles SET text = text || %s WHERE id = %s", ("\nRelated News : more ferries", target))

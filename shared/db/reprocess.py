@@ -11,6 +11,8 @@ from datetime import datetime
 
 import psycopg
 
+from shared.db.pages import HAS_BODY
+
 
 @dataclass(frozen=True)
 class Reprocess:
@@ -23,14 +25,14 @@ class Reprocess:
 
 
 # The page's host, from its final URL (after redirects: the site whose markup the cleaning rules saw).
-_REPROCESS_WHERE = """
-    p.html_gzip IS NOT NULL AND p.fetched_at >= %(since)s
+_REPROCESS_WHERE = f"""
+    {HAS_BODY} AND p.fetched_at >= %(since)s
     AND (i.state = 'published' OR (i.state = 'failed' AND i.failed_from = 'fetched'))
     AND (%(feed)s::bigint IS NULL OR i.feed_id = %(feed)s)
     AND (%(site)s::text IS NULL OR (
          SELECT host = %(site)s OR host LIKE '%%.' || %(site)s
          FROM lower(substring(p.final_url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]+)')) AS host))
-"""
+"""  # noqa: S608 - fixed text
 
 
 def _reprocess_params(r: Reprocess) -> dict[str, object]:
