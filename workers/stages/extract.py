@@ -34,6 +34,7 @@ from workers.stages.justext_stoplist import stoplist_kept
 from workers.stages.page_metadata import EntryHints, PageMetadata, canonical_url, page_metadata
 from workers.stages.page_signals import read_page_signals
 from workers.stages.site_template import page_line_keys
+from workers.stages.trafilatura_backup import without_unread_backup
 from workers.stages.trafilatura_selectors import faster_selectors
 
 # Measured on the 200 pages of the trafilatura evaluation set (bench/extraction.py), comments excluded:
@@ -74,9 +75,10 @@ class ExtractedPage:
 
 def _text(tree: HtmlElement, url: str, *, fast: bool) -> str:
     """trafilatura's main text of ``tree`` with our options ('' when it finds none), its pruning expressions
-    evaluated by exact stand-ins (workers/stages/trafilatura_selectors.py) and jusText's stop-word set made once
-    (workers/stages/justext_stoplist.py)."""
-    with faster_selectors(), stoplist_kept():
+    evaluated by exact stand-ins (workers/stages/trafilatura_selectors.py), jusText's stop-word set found once
+    (workers/stages/justext_stoplist.py) and no backup copy of the tree in fast mode, which never reads it
+    (workers/stages/trafilatura_backup.py)."""
+    with faster_selectors(), stoplist_kept(), without_unread_backup():
         document = bare_extraction(
             tree, url=url, fast=fast, include_comments=False, include_tables=INCLUDE_TABLES,
             favor_precision=FAVOR_PRECISION,
