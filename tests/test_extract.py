@@ -19,7 +19,8 @@ from shared.encoding import decode_html
 from shared.errors import Outcome, PermanentError
 from shared.languages import normalise_language
 from shared.settings import Settings
-from workers.stages.extract import EntryHints, extract_page, main_text, page_canonical_url
+from workers.stages.extract import EntryHints, deleted_by_trafilatura, extract_page, main_text, page_canonical_url
+from workers.stages.html_tree import parse_page
 from workers.stages.page_metadata import choose_date
 
 from .conftest import FIXTURES
@@ -295,3 +296,27 @@ def test_a_miss_is_judged_against_the_page_as_published() -> None:
     html = _unmarked_page(f"<p>{PARAGRAPH}</p>", footer_text=footer)
     found = main_text(load_html(html), SEED_URL, "auto")
     assert found.extraction == "full"
+
+
+_DELETED_XPATH = etree.XPath(
+    '//script[not(@type="application/ld+json")] | //style | //svg | //noscript | //link | //iframe'
+    " | //nav | //footer | //aside"
+)
+_DELETED_EDGES = (
+    "<!DOCTYPE html><html><head><link rel='x'><script type='application/ld+json'>{}</script>"
+    "<script type='text/javascript'>1</script><script>2</script><style>p{}</style></head><body>"
+    "<nav><aside><footer>nested</footer></aside></nav><svg><script>3</script></svg><noscript><iframe></iframe>"
+    "</noscript><div><LINK REL='y'><Nav>upper case</Nav><script TYPE='application/ld+json'>{}</script></div>"
+    "</body></html><aside>after the end</aside><link rel='z'>"
+)
+
+
+@pytest.mark.parametrize(
+    "page", [*sorted((FIXTURES / "pages").glob("*.html")), None], ids=lambda p: getattr(p, "name", "edges")
+)
+def test_what_is_set_aside_is_what_the_xpath_selects(page: object) -> None:
+    html = page.read_text(encoding="utf-8", errors="replace") if page is not None else _DELETED_EDGES  # type: ignore[attr-defined]
+    tree = parse_page(html)
+    assert tree is not None
+    assert deleted_by_trafilatura(tree) == _DELETED_XPATH(tree)
+    assert deleted_by_trafilatura(tree)
