@@ -43,7 +43,7 @@ from celery.signals import (
 )
 from kombu import Queue
 
-from scheduler.beat import beat_schedule
+from scheduler.beat import beat_schedule, stop_between_sends
 from shared.cpus import available_cpus
 from shared.db.connection import require_current_schema
 from shared.logs import bind_task_ids, configure_logging, unbind_task_ids
@@ -136,7 +136,9 @@ def _serve_worker_metrics(**_: Any) -> None:
 
 
 @beat_init.connect
-def _beat_checks_schema(**_: Any) -> None:
+def _beat_checks_schema(sender: Any = None, **_: Any) -> None:
+    if sender is not None:  # the beat Service; its signal handlers are installed by now
+        stop_between_sends(sender)
     s = get_settings()
     configure_logging(s)
     require_current_schema(s.database_url)
