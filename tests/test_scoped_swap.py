@@ -33,3 +33,11 @@ def test_an_exception_inside_still_puts_the_original_back() -> None:
     with scope.applied():
         assert _Holder.value == "stand-in"
     assert _Holder.value == "original"
+
+
+def test_an_attribute_swap_reads_the_original_from_its_owner() -> None:
+    swap = Swap.attribute(_Holder, "value", "stand-in")
+    assert swap.original == "original"
+    with ScopedSwaps([swap]).applied():
+        assert _Holder.value == "stand-in"
+    assert _Holder.value == "original"

@@ -136,14 +136,18 @@ def _serve_worker_metrics(**_: Any) -> None:
 
 
 @beat_init.connect
-def _beat_checks_schema(sender: Any = None, **_: Any) -> None:
-    if sender is not None:  # the beat Service; its signal handlers are installed by now
-        stop_between_sends(sender)
+def _beat_checks_schema(**_: Any) -> None:
     s = get_settings()
     configure_logging(s)
     require_current_schema(s.database_url)
     if s.metrics_port:  # the pipeline gauges are served once, by the one beat
         serve_pipeline_metrics(s.metrics_port, s.database_url, s.redis_url)
+
+
+@beat_init.connect
+def _beat_stops_between_sends(sender: Any = None, **_: Any) -> None:
+    if sender is not None:  # the beat Service: celery installed its signal handlers just before
+        stop_between_sends(sender)
 
 
 @worker_process_init.connect

@@ -68,7 +68,7 @@ def load_pages(conn: psycopg.Connection, item_ids: Sequence[int]) -> dict[int, S
 
 def _body(packed_lz4: bytes | None, packed_gzip: bytes | None) -> bytes | None:
     if packed_lz4 is not None:
-        return bytes(lz4.frame.decompress(packed_lz4))
+        return lz4.frame.decompress(packed_lz4)
     return gzip.decompress(packed_gzip) if packed_gzip is not None else None
 
 

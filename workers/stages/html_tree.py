@@ -21,9 +21,7 @@ PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", 
 PARSER.set_element_class_lookup(
     ElementDefaultClassLookup(element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity)
 )
-_SCOPE = ScopedSwaps(
-    [Swap(lambda parser: setattr(trafilatura_utils, "HTML_PARSER", parser), trafilatura_utils.HTML_PARSER, PARSER)]
-)
+_SCOPE = ScopedSwaps([Swap.attribute(trafilatura_utils, "HTML_PARSER", PARSER)])
 
 
 def parse_page(html: str) -> HtmlElement | None:

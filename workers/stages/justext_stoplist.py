@@ -34,8 +34,7 @@ def _define_stoplist_once(stoplist: Collection[str]) -> frozenset[str]:
     return made
 
 
-_SCOPE = ScopedSwaps([Swap(lambda f: setattr(justext.core, "define_stoplist", f), _define_stoplist,
-                           _define_stoplist_once)])  # fmt: skip
+_SCOPE = ScopedSwaps([Swap.attribute(justext.core, "define_stoplist", _define_stoplist_once)])
 
 
 def stoplist_kept() -> contextlib.AbstractContextManager[None]:

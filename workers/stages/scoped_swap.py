@@ -23,6 +23,11 @@ class Swap:
     original: object
     stand_in: object
 
+    @classmethod
+    def attribute(cls, owner: object, name: str, stand_in: object) -> Swap:
+        """``owner.name`` (a module's function or setting) stood in for by ``stand_in``."""
+        return cls(lambda value: setattr(owner, name, value), getattr(owner, name), stand_in)
+
 
 class ScopedSwaps:
     def __init__(self, swaps: Sequence[Swap]) -> None:

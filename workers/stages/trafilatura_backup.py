@@ -47,11 +47,7 @@ def _prepare_tree_without_unread_backup(
 
 
 REPLACED = _source_hash() == _EXPECTED_SOURCE
-_SCOPE = ScopedSwaps(
-    [Swap(lambda f: setattr(core, "_prepare_tree", f), _original, _prepare_tree_without_unread_backup)]
-    if REPLACED
-    else []
-)
+_SCOPE = ScopedSwaps([Swap.attribute(core, "_prepare_tree", _prepare_tree_without_unread_backup)] if REPLACED else [])
 
 
 def without_unread_backup() -> contextlib.AbstractContextManager[None]:
