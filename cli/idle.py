@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from shared.db import feeds, items
+from shared.db import feeds, items, publish_queue
 from shared.errors import Outcome
 
 # Work due within this is waited for; work deferred further is reported instead. The same two minutes as
@@ -22,18 +22,20 @@ EXIT_WAITING = 3
 class Remaining:
     feeds: feeds.Unpolled  # of the feeds due when the run started, those not polled since
     items: items.Unfinished
+    queued: int = 0  # batches committed by a publisher and not yet given cursors (publish_queue)
 
     @property
     def pending(self) -> int:
-        return self.feeds.pending + self.items.pending
+        return self.feeds.pending + self.items.pending + self.queued
 
     @property
     def waiting(self) -> int:
         return self.feeds.waiting + self.items.waiting
 
     def progress(self) -> str:
+        queued = f"  batches awaiting publication: {self.queued}" if self.queued else ""
         return (f"feeds to poll: {self.feeds.pending}  items in flight: {self.items.pending}  "
-                f"waiting out a backoff: {self.waiting}")  # fmt: skip
+                f"waiting out a backoff: {self.waiting}{queued}")  # fmt: skip
 
     def waiting_line(self, now: datetime) -> str:
         """What is left when nothing is pending, said exactly (empty when nothing is)."""
@@ -51,4 +53,4 @@ class Remaining:
 def remaining(conn: psycopg.Connection, due_ids: list[int], started: datetime, now: datetime) -> Remaining:
     """What is left of a run that started at ``started`` with the feeds ``due_ids`` due."""
     unpolled = feeds.count_unpolled(conn, due_ids, started, now=now, horizon=HORIZON, busy=Outcome.HOST_BUSY.value)
-    return Remaining(unpolled, items.count_unfinished(conn, now, HORIZON))
+    return Remaining(unpolled, items.count_unfinished(conn, now, HORIZON), publish_queue.queued_count(conn))

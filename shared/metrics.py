@@ -41,8 +41,8 @@ PUBLISH_LOCK_SECONDS = Histogram(
 )  # fmt: skip
 PUBLISH_RETRIES = Counter(
     "newsmill_publish_retries_total",
-    "Optimistic publications rolled back and run again with the recheck under the lock, because an article "
-    "sharing text with the batch was published meanwhile.",
+    "Batches the publication sequencer sent back and that were queued again (or, the second time, published "
+    "with the recheck under the lock), because an article sharing text with the batch was published meanwhile.",
 )
 EXTRACTIONS = Counter(
     "newsmill_extractions_total",

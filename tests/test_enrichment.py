@@ -157,9 +157,9 @@ def _a_waits_for_the_lock_while_b_publishes(
 def test_a_copy_published_while_a_batch_waits_for_the_lock_makes_it_retry_as_a_copy(
     db_url: str, db: psycopg.Connection
 ) -> None:
-    """The optimistic publication (workers/steps/publish.py) decides before the lock; a copy of its story
-    committed between that decision and the lock must roll it back and publish it again as that copy's
-    duplicate. The interleaving is forced: B holds the lock until A's backend waits for it."""
+    """A queued batch (workers/steps/publish.py) decides without the lock; a copy of its story published
+    between that decision and the sequencer must have it sent back and published again as that copy's
+    duplicate. The interleaving is forced: B holds the lock until A's sequencer call waits for it."""
     (item_a, article_a), (item_b, article_b) = _two_unpublished_copies(db)
     retries_before = REGISTRY.get_sample_value("newsmill_publish_retries_total") or 0.0
     _a_waits_for_the_lock_while_b_publishes(
@@ -185,7 +185,7 @@ def test_inside_a_caller_s_transaction_the_recheck_under_the_lock_catches_a_copy
     def publish_a(conn: psycopg.Connection) -> None:
         def write() -> list[ToPublish]:
             items.advance_many(conn, [item_a], ItemState.EXTRACTED, ItemState.PUBLISHED, datetime.now(UTC))
-            return [ToPublish(article_a, enriched)]
+            return [ToPublish(article_a, item_a, enriched)]
 
         with conn.transaction():
             publish_batch(conn, write, {}, s)
@@ -198,9 +198,9 @@ def test_inside_a_caller_s_transaction_the_recheck_under_the_lock_catches_a_copy
     assert db.execute("SELECT count(*) FROM dedup_bands WHERE article_id = %s", (article_a,)).fetchone() == (0,)
 
 
-def test_a_failed_optimistic_publication_rolls_back_and_leaves_the_connection_usable(db: psycopg.Connection) -> None:
-    """The optimistic path runs BEGIN..COMMIT by hand in a pipeline: an error inside it, from the database or
-    from our code, must roll everything back and hand the pooled connection back idle."""
+def test_a_failed_publication_rolls_back_and_leaves_the_connection_usable(db: psycopg.Connection) -> None:
+    """An error inside the queueing transaction, from the database or from our code, must roll everything
+    back and hand the pooled connection back idle."""
     publish_page(db, "http://a.example/copy.html", _page_of("seed_syndicated.txt", "Site A"))
     db.execute("UPDATE articles SET cursor = NULL")
     db.execute("UPDATE items SET state = 'extracted'")

@@ -110,9 +110,9 @@ def test_log_lines_are_json_events_carrying_the_task_ids() -> None:
 
 
 def test_psycopg_s_echo_of_an_error_raised_in_a_pipeline_is_not_logged() -> None:
-    """A failed optimistic publication raises inside a pipeline block; psycopg may then log a WARNING that the
-    pipeline is aborted, which is the same error again. Ops see the retry counted, not that line; psycopg's
-    other warnings, and this line for any other error, still pass."""
+    """An error raised inside a pipeline block may make psycopg log a WARNING that the pipeline is aborted,
+    which is the same error again: dropped. psycopg's other warnings, and this line for any other error, still
+    pass."""
     configure_logging(Settings())
     logger = logging.getLogger("psycopg")
     assert any(isinstance(f, PipelineAbortEcho) for f in logger.filters)

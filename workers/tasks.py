@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from scheduler.dispatch import BEAT_TICK_KEY
 from scheduler.dispatch import dispatch_due_feeds as dispatch
+from scheduler.sweeper import publish_leftovers
 from scheduler.sweeper import sweep_stale_items as sweep
 from shared.db import pages
 from shared.db.items import ItemState
@@ -90,6 +91,8 @@ def sweep_stale_items() -> int:
     client = resources.redis_client()
     depths = {state: int(client.llen(ROUTES[task.name]["queue"])) for state, (task, _) in by_state.items()}
     with resources.connection() as conn:
+        if leftovers := publish_leftovers(conn, now(), s):
+            log.info("published batches left queued", extra={"count": leftovers})
         stale = sweep(conn, now(), s, queue_depths=depths)
     for state, ids in stale.items():
         task, per_message = by_state[state]

@@ -127,19 +127,6 @@ def lock_publication(conn: psycopg.Connection) -> None:
     conn.execute("SELECT value FROM publish_counter FOR UPDATE")
 
 
-def lock_unless_published_since(
-    conn: psycopg.Connection, seen: int, batch_ids: Sequence[int], hashes: Sequence[str], band_keys: Sequence[int]
-) -> psycopg.Cursor[tuple[float, float]]:
-    """Take the publish_counter row lock, then fail the transaction with SerializationFailure if an article
-    outside ``batch_ids`` published after cursor ``seen`` has one of these texts or band keys (the function of
-    migration 0016). Meant for a pipeline: its row (seconds it waited for the lock, seconds from the
-    transaction's start to the grant) arrives with the commit."""
-    return conn.execute(
-        "SELECT * FROM newsmill_lock_unless_published_since(%s, %s, %s, %s)",
-        (seen, Bigints(batch_ids), list(hashes), Bigints(band_keys)),
-    )
-
-
 def bump_cursor(conn: psycopg.Connection, article_ids: Sequence[int]) -> None:
     """Give articles new, higher cursor positions, making them (again) visible to cursor readers.
 

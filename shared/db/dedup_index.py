@@ -68,7 +68,9 @@ def candidates_for_batch(
     conn: psycopg.Connection, keys_by_position: Sequence[Sequence[int]], exclude_ids: Sequence[int]
 ) -> list[BatchCandidate]:
     """Indexed originals sharing band keys with each text of a batch, most shared first, bounded per key and
-    in all, with their stored shingles, in one statement."""
+    in all, with their stored shingles, in one statement. Only published ones: a batch queued for the
+    sequencer (workers/steps/publish.py) is indexed before it is published, and a copy must never link to
+    an article readers have not seen (its batch may still be sent back and decided again)."""
     positions = [p for p, keys in enumerate(keys_by_position) for _ in keys]
     keys = [k for ks in keys_by_position for k in ks]
     if not keys:
@@ -86,12 +88,14 @@ def candidates_for_batch(
                 ) c
                 GROUP BY k.position, c.article_id
             ), ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY position ORDER BY hits DESC, article_id) AS rank FROM hits
+                SELECT h.position, h.hits, a.id, a.duplicate_of, a.content_hash,
+                       row_number() OVER (PARTITION BY h.position ORDER BY h.hits DESC, h.article_id) AS rank
+                FROM hits h JOIN articles a ON a.id = h.article_id AND a.cursor IS NOT NULL
             )
-            SELECT r.position, a.id, a.duplicate_of, a.content_hash, r.hits, s.mode AS shingle_mode,
+            SELECT r.position, r.id, r.duplicate_of, r.content_hash, r.hits, s.mode AS shingle_mode,
                    s.token_count AS shingle_tokens, s.hashes AS shingle_hashes
-            FROM ranked r JOIN articles a ON a.id = r.article_id
-            LEFT JOIN dedup_shingles s ON s.article_id = a.id AND s.content_hash = a.content_hash
+            FROM ranked r
+            LEFT JOIN dedup_shingles s ON s.article_id = r.id AND s.content_hash = r.content_hash
             WHERE r.rank <= %(limit)s ORDER BY r.position, r.rank
             """,
             {"positions": Bigints(positions), "keys": Bigints(keys), "exclude": Bigints(exclude_ids),

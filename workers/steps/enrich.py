@@ -66,7 +66,7 @@ def publish_extraction(conn: psycopg.Connection, x: Extraction, s: Settings, now
 
     def write() -> list[ToPublish]:
         kept, article_ids = write_drafts(conn, x, ItemState.PUBLISHED, now + timedelta(seconds=s.stuck_after))
-        return [ToPublish(article_ids[e.item.id], by_item[e.item.id]) for e in kept]
+        return [ToPublish(article_ids[e.item.id], e.item.id, by_item[e.item.id]) for e in kept]
 
     published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()
@@ -101,7 +101,7 @@ def enrich_step(conn: psycopg.Connection, item_ids: list[int], s: Settings, now:
         items.fail_many(conn, failures)
         moved = set(items.advance_many(conn, [item.id for item, _ in todo], ItemState.EXTRACTED,
                                        ItemState.PUBLISHED, sweep_at))  # fmt: skip
-        return [ToPublish(a.id, en) for (item, a), en in zip(todo, enriched, strict=True) if item.id in moved]
+        return [ToPublish(a.id, item.id, en) for (item, a), en in zip(todo, enriched, strict=True) if item.id in moved]
 
     published = publish_batch(conn, write, {t.slug: topic_id for topic_id, t in rules}, s)
     published.observe_lock()

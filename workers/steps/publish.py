@@ -1,36 +1,39 @@
-"""Publication: one transaction makes a batch of enriched articles visible to readers, with a cursor range.
+"""Publication: a batch of enriched articles made visible to readers with a cursor range, in two steps.
 
-One thing is serialised deployment-wide, once per batch: the cursor counter. Its row lock, held to commit, is
-what makes cursor order equal commit order for downstream readers (docs/downstream.md), and it also orders
-the duplicate decisions: a batch decides against what is published before taking it, then, holding it,
-makes sure nothing published in between changes a decision (workers/steps/duplicates.py), so two copies of
-one story published at the same moment cannot both become originals. The enrichment stages' CPU work happens
-before the transaction, and every write is one statement for the whole batch; all of them come before the
-lock except the last, which stamps each article's language, duplicate link and cursor in one row update
-(and, on the careful path below, the index entries of the rare article whose decision changed under it).
+One thing is serialised deployment-wide: the cursor counter. Its row lock, held to commit by the transaction
+that hands out cursors and makes the rows visible, is what makes cursor order equal commit order for
+downstream readers (docs/downstream.md). It also orders the duplicate decisions: a batch decides against
+what is published, and whatever was published after that decision is checked under the lock, so two copies
+of one story decided at the same moment cannot both become originals.
 
-``publish_batch`` first publishes optimistically: the lock, a check that nothing relevant was published
-meanwhile, the cursor bump and COMMIT go to the server in one pipeline, so the lock is held for the server's
-own work only. A client process descheduled while holding it (more publishers than cores) made every other
-publisher wait for it: a lock convoy. When the check finds something (two copies of a story published at the
-same moment), the transaction is rolled back and run again optimistically, deciding against what is now
-published; should that fail too, the careful way: lock, then rescore what was published meanwhile.
+Step one, ``queue``, runs in the publisher's transaction with no lock: the items' moves, the batch's tags and
+index entries, its duplicate decisions, and a row in ``publish_queue`` with what is left to write (language,
+duplicate link, per article). Publishers commit it in parallel. Step two, the sequencer
+(shared/db/publish_queue.py, migration 0019), takes the lock once for every batch queued so far: the first
+publisher to get it publishes the others' batches too, and a publisher that finds its batch already
+published holds it for a read and a commit without a WAL flush. With one lock per batch, more publishers
+than cores made a convoy: a descheduled lock holder kept every other publisher waiting; queued batches keep
+committing meanwhile and are published together by the next holder.
+
+A batch whose decision the sequencer's check invalidates is sent back (its items return to ``extracted``)
+and queued again, deciding against what is now published; should that happen twice, the careful way: one
+transaction that takes the lock and rescores what was published meanwhile. A publisher that dies between
+its commit and the sequencer leaves its batch queued for the next publisher or the sweeper.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import psycopg
-from psycopg import errors
 from psycopg.pq import TransactionStatus
 
-from shared.db import article_topics, articles, dedup_index
+from shared.db import article_topics, articles, dedup_index, items, publish_queue
+from shared.db.items import ItemState
 from shared.metrics import PUBLISH_LOCK_SECONDS, PUBLISH_RETRIES
 from shared.settings import Settings
 from shared.topic_rules import Topic
@@ -39,10 +42,10 @@ from workers.stages.language import LanguageResult, detect_language
 from workers.stages.topics import TopicMatch, tag_article
 from workers.steps.duplicates import DuplicateFinder
 
-# Optimistic tries before the careful path. A failed try has made the article that conflicted visible, so the
-# next decision takes it into account and its check rarely fails again; the careful path holds the lock
+# Queued tries before the careful way. A batch sent back has seen the article that conflicted published, so
+# its next decision takes it into account and is rarely sent back again; the careful way holds the lock
 # through client round trips (the recheck, re-indexing), during which no one else can publish.
-OPTIMISTIC_ATTEMPTS = 2
+QUEUED_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -57,32 +60,21 @@ class Enriched:
 @dataclass(frozen=True)
 class ToPublish:
     article_id: int
+    item_id: int
     enriched: Enriched
 
 
 @dataclass(frozen=True)
 class Published:
-    duplicates: list[bool]  # per article of the batch
-    asked_at: float  # time.perf_counter() when the lock was asked for (optimistic path: when BEGIN was sent)
-    waited: float  # seconds waiting for it (the careful path)
-    check: psycopg.Cursor[tuple[float, float]] | None = None  # the optimistic lock statement, answered at commit
-    retried: bool = False  # the optimistic attempt was rolled back: published by the careful path
-
-    @functools.cached_property
-    def lock_times(self) -> tuple[float, float]:
-        """Seconds waiting for the lock and holding it (to commit); read it once the transaction committed.
-        On the optimistic path the server says how long after BEGIN it granted the lock: the hold is the rest
-        of the transaction as this process saw it (durations only, so the two clocks need not agree)."""
-        if self.check is not None and (row := self.check.fetchone()) is not None:
-            waited, since_begin = float(row[0]), float(row[1])
-            return waited, max(0.0, time.perf_counter() - self.asked_at - since_begin)
-        return self.waited, max(0.0, time.perf_counter() - self.asked_at - self.waited)
+    duplicates: list[bool]  # per article this call published
+    waited: float  # seconds waiting for the publication lock, over the batch's sequencer calls
+    held: float  # seconds holding it, to the end of the work under it (its commit follows)
+    retried: bool = False  # the sequencer sent (part of) the batch back at least once
 
     def observe_lock(self) -> None:
-        """Record the lock's wait and hold; call it once the transaction has committed."""
-        waited, held = self.lock_times
-        PUBLISH_LOCK_SECONDS.labels("wait").observe(waited)
-        PUBLISH_LOCK_SECONDS.labels("hold").observe(held)
+        """Record the lock's wait and hold."""
+        PUBLISH_LOCK_SECONDS.labels("wait").observe(self.waited)
+        PUBLISH_LOCK_SECONDS.labels("hold").observe(self.held)
 
 
 def enrich_text(
@@ -110,79 +102,78 @@ def publish_batch(
     topic_ids: Mapping[str, int],
     s: Settings,
 ) -> Published:
-    """One transaction: ``write`` (item moves, drafts: database writes only, it may run again) returns the
-    batch, which is then published. Optimistic first (the module docstring) when ``conn`` is an idle
-    autocommit connection, as the workers' pooled ones are; when an article published meanwhile may change a
-    duplicate decision, rolled back and run again: optimistically up to ``OPTIMISTIC_ATTEMPTS`` tries, then
-    the careful way. Inside a caller's transaction: careful."""
-    optimistic = conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
-    for attempt in range(OPTIMISTIC_ATTEMPTS if optimistic else 0):
-        try:
-            return dataclasses.replace(_publish_optimistically(conn, write, topic_ids, s), retried=attempt > 0)
-        except errors.SerializationFailure:
-            PUBLISH_RETRIES.inc()
+    """``write`` (item moves, drafts: database writes only) returns the batch, which is then published.
+
+    On an idle autocommit connection, as the workers' pooled ones are, in two steps (the module docstring):
+    one transaction writes, decides and queues the batch; the sequencer then publishes it, with whatever
+    else is queued. What the sequencer sends back (a copy of something published after the decision) is
+    queued again, deciding against what is now published, up to ``QUEUED_ATTEMPTS`` times in all, then
+    published the careful way. Inside a caller's transaction: the careful way, in that transaction."""
+    if not (conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE):
+        return publish(conn, write(), topic_ids, s)
+    duplicates: dict[int, bool] = {}
+    waited = held = 0.0
+    for attempt in range(QUEUED_ATTEMPTS):
+        with conn.transaction():
+            batch = write()
+            flags = queue(conn, batch, topic_ids, s)
+        if not batch:
+            break
+        sweep_at = datetime.now(UTC) + timedelta(seconds=s.stuck_after)
+        sequenced = publish_queue.sequence(conn, sweep_at, [e.item_id for e in batch])
+        waited, held = waited + sequenced.waited, held + sequenced.held
+        sent_back = set(sequenced.mine_sent_back)
+        kept = ((e.article_id, flag) for e, flag in zip(batch, flags, strict=True) if e.item_id not in sent_back)
+        duplicates.update(kept)
+        if not sent_back:
+            return Published(list(duplicates.values()), waited, held, retried=attempt > 0)
+        PUBLISH_RETRIES.inc()
+        write = functools.partial(_publish_again, conn, [e for e in batch if e.item_id in sent_back], sweep_at)
     with conn.transaction():
-        published = publish(conn, write(), topic_ids, s)
-    return dataclasses.replace(published, retried=optimistic)
+        careful = publish(conn, write(), topic_ids, s)
+    return Published([*duplicates.values(), *careful.duplicates], waited + careful.waited, held + careful.held, True)
 
 
-def _publish_optimistically(
-    conn: psycopg.Connection, write: Callable[[], Sequence[ToPublish]], topic_ids: Mapping[str, int], s: Settings
-) -> Published:
-    # BEGIN and COMMIT by hand in one pipeline: psycopg's transaction() inside a pipeline nests a pipeline of
-    # its own and syncs it before sending COMMIT, which would put a round trip back under the lock.
-    began = time.perf_counter()
-    try:
-        with conn.pipeline():
-            conn.execute("BEGIN")
-            published = publish(conn, write(), topic_ids, s, began=began)
-            conn.execute("COMMIT")
-    except BaseException:
-        # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot
-        # roll back: the original error is the one to report, and the pool discards or resets the connection.
-        with contextlib.suppress(psycopg.Error):
-            conn.rollback()
-        raise
-    return published
+def _publish_again(conn: psycopg.Connection, sent_back: Sequence[ToPublish], sweep_at: datetime) -> list[ToPublish]:
+    """The ``write`` of a batch the sequencer sent back: its items move to ``published`` again (those another
+    delivery has not taken meanwhile); language, fingerprint and tags stand, only duplicates are decided anew."""
+    moved = set(items.advance_many(conn, [e.item_id for e in sent_back], ItemState.EXTRACTED,
+                                   ItemState.PUBLISHED, sweep_at))  # fmt: skip
+    return [e for e in sent_back if e.item_id in moved]
+
+
+def queue(
+    conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int], s: Settings
+) -> list[bool]:
+    """Inside the caller's transaction, no lock: write the batch's tags and index entries, decide its
+    duplicates against what is published, and queue it for the sequencer. Returns which are copies."""
+    if not batch:
+        return []
+    _tag(conn, batch, topic_ids)
+    seen = articles.published_up_to(conn)  # before deciding: whatever is sequenced later has a higher cursor
+    finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
+    matches = finder.decide()
+    _index(conn, batch, matches)
+    hashes, keys = finder.originals(matches)
+    publish_queue.queue_batch(conn, seen, {e.article_id: e.item_id for e in batch}, _enrichments(batch, matches),
+                              originals=(hashes, keys))  # fmt: skip
+    return [m is not None for m in matches]
 
 
 def publish(
-    conn: psycopg.Connection,
-    batch: Sequence[ToPublish],
-    topic_ids: Mapping[str, int],
-    s: Settings,
-    *,
-    began: float | None = None,
+    conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int], s: Settings
 ) -> Published:
-    """Write the batch's tags and index entries, then its duplicate links and enrichment with a cursor range.
-
-    Call it inside the caller's transaction, after the items moved to ``published``. Tags and index entries
-    are written before the publication lock is taken (on the careful path, an article whose decision the
-    recheck changed is indexed again after it); the one statement after the lock gives each article its
-    enrichment and cursor together (one rewrite of the row, not two), and the lock is held until commit.
-    Careful (the default): under the lock, one statement reads what was published meanwhile (rarely
-    anything) and those articles are scored. Optimistic when ``began`` is given (the perf_counter time BEGIN
-    was sent, inside a pipeline: see ``publish_batch``): the lock statement fails the transaction if anything
-    published meanwhile shares a text or band key with the batch's originals."""
+    """The careful way, inside the caller's transaction, after the items moved to ``published``: write the
+    batch's tags and index entries, decide its duplicates, then take the publication lock (held to commit),
+    score what was published meanwhile (rarely anything; an article whose decision that changes is indexed
+    again) and give each article its enrichment and cursor in one row update."""
     if not batch:
-        return Published([], time.perf_counter(), 0.0)
-    ids = [entry.article_id for entry in batch]
-    tags = [
-        article_topics.NewTag(entry.article_id, topic_ids[m.slug], m.score, m.matched_terms_json())
-        for entry in batch
-        for m in entry.enriched.tags
-        if m.slug in topic_ids
-    ]
-    article_topics.replace_tags(conn, ids, tags)
+        return Published([], 0.0, 0.0)
+    _tag(conn, batch, topic_ids)
     seen = articles.published_up_to(conn)  # before deciding: whatever commits later has a higher cursor
     finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
     matches = finder.decide()
     _index(conn, batch, matches)
-    if began is not None:
-        hashes, keys = finder.originals(matches)
-        check = articles.lock_unless_published_since(conn, seen, ids, hashes, keys)
-        articles.publish_enriched(conn, _enrichments(batch, matches))
-        return Published([m is not None for m in matches], began, 0.0, check)
     asked = time.perf_counter()
     articles.lock_publication(conn)
     locked = time.perf_counter()
@@ -191,7 +182,17 @@ def publish(
     if changed:  # a copy of something published meanwhile (a story arriving twice at once)
         _index(conn, [batch[i] for i in changed], [rechecked[i] for i in changed])
     articles.publish_enriched(conn, _enrichments(batch, rechecked))  # last: the counter row stays locked to commit
-    return Published([m is not None for m in rechecked], asked, locked - asked)
+    return Published([m is not None for m in rechecked], locked - asked, time.perf_counter() - locked)
+
+
+def _tag(conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int]) -> None:
+    tags = [
+        article_topics.NewTag(entry.article_id, topic_ids[m.slug], m.score, m.matched_terms_json())
+        for entry in batch
+        for m in entry.enriched.tags
+        if m.slug in topic_ids
+    ]
+    article_topics.replace_tags(conn, [entry.article_id for entry in batch], tags)
 
 
 def _enrichments(
