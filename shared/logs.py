@@ -53,9 +53,8 @@ class _RoutineTaskLines(logging.Filter):
 
 class PipelineAbortEcho(logging.Filter):
     """Drops psycopg's WARNING that a pipeline block which raised could not be closed because the pipeline is
-    aborted: the echo of the error already raised, which the caller handles, not a second problem. (Publication
-    ran in a pipeline until migration 0019 and raised there when its check failed; no step does now, but any
-    pipeline block that raises would log the echo.)"""
+    aborted: the echo of the error already raised, which the caller handles (publication's queueing
+    transaction runs in a pipeline, workers/steps/publish.py), not a second problem."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()

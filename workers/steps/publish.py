@@ -23,6 +23,7 @@ its commit and the sequencer leaves its batch queued for the next publisher or t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -114,13 +115,10 @@ def publish_batch(
     duplicates: dict[int, bool] = {}
     waited = held = 0.0
     for attempt in range(QUEUED_ATTEMPTS):
-        with conn.transaction():
-            batch = write()
-            flags = queue(conn, batch, topic_ids, s)
-        if not batch:
-            break
         sweep_at = datetime.now(UTC) + timedelta(seconds=s.stuck_after)
-        sequenced = publish_queue.sequence(conn, sweep_at, [e.item_id for e in batch])
+        batch, flags, sequenced = _queue_and_sequence(conn, write, topic_ids, s, sweep_at)
+        if sequenced is None:
+            break
         waited, held = waited + sequenced.waited, held + sequenced.held
         sent_back = set(sequenced.mine_sent_back)
         kept = ((e.article_id, flag) for e, flag in zip(batch, flags, strict=True) if e.item_id not in sent_back)
@@ -132,6 +130,34 @@ def publish_batch(
     with conn.transaction():
         careful = publish(conn, write(), topic_ids, s)
     return Published([*duplicates.values(), *careful.duplicates], waited + careful.waited, held + careful.held, True)
+
+
+def _queue_and_sequence(
+    conn: psycopg.Connection,
+    write: Callable[[], Sequence[ToPublish]],
+    topic_ids: Mapping[str, int],
+    s: Settings,
+    sweep_at: datetime,
+) -> tuple[Sequence[ToPublish], list[bool], publish_queue.Sequenced | None]:
+    """Step one's transaction, then the sequencer (None for an empty batch). BEGIN and COMMIT by hand in one
+    pipeline: what nobody waits for (tag and index writes, the queue row, COMMIT, the sequencer's statement
+    after it) reaches the server together, one round trip a batch fewer, and the sequencer still runs in a
+    transaction of its own after the commit. (psycopg's transaction() inside a pipeline would sync before
+    COMMIT.)"""
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            batch = write()
+            flags = queue(conn, batch, topic_ids, s)
+            conn.execute("COMMIT")
+            sequenced = publish_queue.sequence(conn, sweep_at, [e.item_id for e in batch]) if batch else None
+    except BaseException:
+        # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot
+        # roll back: the original error is the one to report, and the pool discards or resets the connection.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+        raise
+    return batch, flags, sequenced
 
 
 def _publish_again(conn: psycopg.Connection, sent_back: Sequence[ToPublish], sweep_at: datetime) -> list[ToPublish]:
