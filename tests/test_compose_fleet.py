@@ -156,16 +156,17 @@ def test_a_restarted_and_a_killed_worker_lose_nothing(fleet: Fleet) -> None:
     feeds = _page_feeds(0)
     total = 50
 
-    def enrich_in_progress() -> int:
-        stages = json.loads(fleet.exec("worker-feeds", "newsmill", "status", "--json"))["stages"]
-        return next(int(s["in_progress"]) for s in stages if s["stage"] == "enrich")
+    def queued_batches() -> int:
+        return int(fleet.sql("SELECT count(*) FROM publish_queue")[0][0])
 
-    # Publication waits for the publication counter's row lock: while the test holds it, every enrich task
-    # stops mid-transaction with its item claimed, so the kill below always cuts tasks off mid-way.
+    # Publication's sequencer waits for the publication counter's row lock: while the test holds it, every
+    # enrich task stops after committing its batch to publish_queue and before the batch is published, so the
+    # kill below always leaves batches committed but not published (workers/steps/publish.py): the next
+    # publisher's sequencer call or the sweeper must publish them.
     with fleet.holding("SELECT value FROM publish_counter FOR UPDATE"):
         fleet.exec("beat", "newsmill", "feeds", "add", *feeds)
-        claimed = wait_until(enrich_in_progress, 240, "enrich tasks waiting to publish")
-        fleet.compose("kill", "-s", "KILL", "worker-enrich")  # no grace: its tasks die with their items claimed
+        queued = wait_until(queued_batches, 240, "enrich tasks waiting to publish their queued batches")
+        fleet.compose("kill", "-s", "KILL", "worker-enrich")  # no grace: its tasks die before publishing
     (enrich,) = fleet.service_containers("worker-enrich")
     assert (enrich["State"]["Status"], enrich["State"]["ExitCode"]) == ("exited", 137)
     # Warm: running extractions finish, unstarted messages go back to Redis, then a new process starts.
@@ -176,9 +177,10 @@ def test_a_restarted_and_a_killed_worker_lose_nothing(fleet: Fleet) -> None:
     fleet.compose("up", "-d", "worker-enrich")
     states = wait_until(lambda: (s := _item_states(fleet, feeds)) and set(s) == {"published"} and s, 300,
                         "every item published after the kill and the restart", every=3)  # fmt: skip
-    log(f"{claimed} item(s) claimed by the killed enrich worker; items at the restart of worker-extract: "
+    log(f"{queued} batch(es) queued by the killed enrich worker; items at the restart of worker-extract: "
         f"{at_restart}; after: {states}")  # fmt: skip
     assert states == {"published": total}
+    assert wait_until(lambda: queued_batches() == 0, 120, "the killed worker's queued batches published") is True
     assert _published(fleet, feeds) == total
     fleet.wait_healthy()
 
