@@ -99,7 +99,8 @@ def _print_tables(
         f"({view.feeds_failing_over_a_day} for over a day); queues: feeds {queued('feeds')}, "
         f"deliver {queued('deliver')}\n"
         f"published: {view.published_last_hour} in the last hour, {view.published_last_day} in the last day; "
-        f"pipeline lag {_age(view.pipeline_lag_seconds)}",
+        f"pipeline lag {_age(view.pipeline_lag_seconds)}; "
+        f"batches awaiting publication {view.batches_awaiting_publication}",
         soft_wrap=not console.is_terminal,  # a pipe gets each line whole
     )
     if worst:

@@ -124,6 +124,11 @@ class PipelineCollector(Collector):
         yield GaugeMetricFamily(
             "newsmill_pipeline_lag_seconds", "Age of the oldest item not yet published.", view.pipeline_lag_seconds
         )
+        yield GaugeMetricFamily(
+            "newsmill_publish_queue_batches",
+            "Batches committed by publishers and not yet given cursors (publish_queue).",
+            view.batches_awaiting_publication,
+        )
         yield GaugeMetricFamily("newsmill_feeds", "Feeds registered.", view.feeds_total)
         yield GaugeMetricFamily("newsmill_feeds_due", "Feeds due for a poll now.", view.feeds_due)
         yield GaugeMetricFamily("newsmill_feeds_failing", "Feeds whose last poll failed.", view.feeds_failing)

@@ -60,6 +60,7 @@ def test_waiting_in_progress_retrying_and_failed_per_stage(db: psycopg.Connectio
     assert gauges[("newsmill_queue_depth", ("fetch",))] == 0
     assert gauges[("newsmill_feeds", ())] == 1
     assert gauges[("newsmill_pipeline_lag_seconds", ())] > 0
+    assert gauges[("newsmill_publish_queue_batches", ())] == 0
     assert gauges[("newsmill_collector_up", ())] == 1
 
 

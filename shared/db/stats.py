@@ -8,6 +8,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from shared.db import publish_queue
 from shared.db.feeds import DUE
 from shared.db.items import UNFINISHED
 
@@ -44,6 +45,7 @@ class Overview:
     published_last_hour: int
     published_last_day: int
     pipeline_lag_seconds: float  # age of the oldest unfinished item; 0 when none
+    batches_awaiting_publication: int  # committed to publish_queue, not given cursors yet (normally 0 or a few)
 
 
 def stage_stats(conn: psycopg.Connection, now: datetime) -> list[StageStats]:
@@ -100,7 +102,8 @@ def overview(conn: psycopg.Connection, now: datetime) -> Overview:
     assert feeds_row is not None
     assert items_row is not None
     total, due, failing, failing_long = (int(v) for v in feeds_row)
-    return Overview(total, due, failing, failing_long, int(items_row[0]), int(items_row[1]), float(items_row[2]))
+    return Overview(total, due, failing, failing_long, int(items_row[0]), int(items_row[1]), float(items_row[2]),
+                    publish_queue.queued_count(conn))  # fmt: skip
 
 
 def worst_feeds(conn: psycopg.Connection, limit: int = 10) -> list[FeedHealth]:
