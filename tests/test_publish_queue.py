@@ -15,7 +15,7 @@ from shared.db.items import ItemState
 from shared.settings import Settings
 from tests.conftest import FIXTURES
 from workers.steps.enrich import enrich_step
-from workers.steps.publish import ToPublish, enrich_text, queue
+from workers.steps.publish import ToPublish, enrich_text, publish_batch, queue
 
 HEADLINE, *BODY = (FIXTURES / "dedup" / "seed_syndicated.txt").read_text(encoding="utf-8").splitlines()
 
@@ -122,3 +122,17 @@ def test_a_publisher_whose_batch_another_published_holds_the_lock_for_a_read(db:
     assert (first.batches, first.published) == (1, 1)
     assert (mine.batches, mine.published, mine.bounced, mine.mine_sent_back) == (0, 0, 0, [])
     assert _visible(db) == [(article, None)]
+
+
+def test_an_empty_batch_is_written_once_and_takes_no_lock(db: psycopg.Connection) -> None:
+    """A batch whose items another delivery moved: ``write`` runs once (its failures and moves committed), no
+    sequencer call, nothing counted as retried."""
+    calls: list[int] = []
+
+    def write() -> list[ToPublish]:
+        calls.append(1)
+        return []
+
+    published = publish_batch(db, write, {}, Settings())
+    assert calls == [1]
+    assert (published.duplicates, published.waited, published.held, published.retried) == ([], 0.0, 0.0, False)

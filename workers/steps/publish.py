@@ -117,8 +117,8 @@ def publish_batch(
     for attempt in range(QUEUED_ATTEMPTS):
         sweep_at = datetime.now(UTC) + timedelta(seconds=s.stuck_after)
         batch, flags, sequenced = _queue_and_sequence(conn, write, topic_ids, s, sweep_at)
-        if sequenced is None:
-            break
+        if sequenced is None:  # nothing (left) to publish: another delivery moved the items
+            return Published(list(duplicates.values()), waited, held, retried=attempt > 0)
         waited, held = waited + sequenced.waited, held + sequenced.held
         sent_back = set(sequenced.mine_sent_back)
         kept = ((e.article_id, flag) for e, flag in zip(batch, flags, strict=True) if e.item_id not in sent_back)
