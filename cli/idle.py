@@ -22,7 +22,7 @@ EXIT_WAITING = 3
 class Remaining:
     feeds: feeds.Unpolled  # of the feeds due when the run started, those not polled since
     items: items.Unfinished
-    queued: int = 0  # batches committed by a publisher and not yet given cursors (publish_queue)
+    queued: int  # batches committed by a publisher and not yet given cursors (publish_queue)
 
     @property
     def pending(self) -> int:

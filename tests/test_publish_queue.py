@@ -114,7 +114,7 @@ def test_a_copy_of_an_article_readers_have_not_seen_is_sent_back(db: psycopg.Con
     assert _visible(db) == []
 
 
-def test_a_publisher_whose_batch_another_published_holds_the_lock_for_a_read(db: psycopg.Connection) -> None:
+def test_a_publisher_whose_batch_another_call_published_finds_nothing_to_do(db: psycopg.Connection) -> None:
     (item, article) = _unpublished(db, ["a.example"])[0]
     _queue_and_die(db, item, article)
     first = publish_queue.sequence(db, datetime.now(UTC))  # another publisher's call: publishes it

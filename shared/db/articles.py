@@ -145,7 +145,6 @@ def publish_enriched(conn: psycopg.Connection, enrichments: Mapping[int, Enrichm
     if not enrichments:
         return
     ids = sorted(enrichments)
-    values = [enrichments[i] for i in ids]
     _move(
         conn,
         "unnest(%(ids)s::bigint[], %(language)b::text[], %(probability)b::real[], %(source)b::text[], "
@@ -153,11 +152,20 @@ def publish_enriched(conn: psycopg.Connection, enrichments: Mapping[int, Enrichm
         "WITH ORDINALITY AS v(id, language, probability, source, duplicate_of, similarity, n)",
         "language = v.language, language_probability = v.probability, language_source = v.source, "
         "duplicate_of = v.duplicate_of, similarity = v.similarity,",
-        {"ids": Bigints(ids), "language": [v.language for v in values],
-         "probability": [v.language_probability for v in values], "source": [v.language_source for v in values],
-         "duplicate_of": [v.duplicate_of for v in values], "similarity": [v.similarity for v in values]},
+        {"ids": Bigints(ids), **enrichment_columns(ids, enrichments)},
         len(ids),
     )  # fmt: skip
+
+
+def enrichment_columns(ids: Sequence[int], enrichments: Mapping[int, Enrichment]) -> dict[str, list[object]]:
+    """The enrichments of ``ids``, in that order, as one parameter array per stored column (language,
+    probability, source, duplicate_of, similarity): what publication and the publish queue send."""
+    values = [enrichments[i] for i in ids]
+    return {
+        "language": [v.language for v in values], "probability": [v.language_probability for v in values],
+        "source": [v.language_source for v in values], "duplicate_of": [v.duplicate_of for v in values],
+        "similarity": [v.similarity for v in values],
+    }  # fmt: skip
 
 
 def _move(conn: psycopg.Connection, rows: str, also_set: str, params: dict[str, object], count: int) -> None:

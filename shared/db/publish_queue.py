@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from shared.db.arrays import Bigints
-from shared.db.articles import NOTIFY_CHANNEL, Enrichment
+from shared.db.articles import NOTIFY_CHANNEL, Enrichment, enrichment_columns
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,6 @@ def queue_batch(
     the publisher's transaction; its originals' texts and band keys are what the sequencer checks."""
     original_hashes, original_band_keys = originals
     ids = sorted(enrichments)
-    values = [enrichments[i] for i in ids]
     conn.execute(
         """
         INSERT INTO publish_queue (seen, article_ids, item_ids, language, language_probability, language_source,
@@ -51,10 +50,7 @@ def queue_batch(
                 %(duplicate_of)s::bigint[], %(similarity)s::real[], %(hashes)s::text[], %(keys)s)
         """,
         {"seen": seen, "ids": Bigints(ids), "items": Bigints([items_by_article[i] for i in ids]),
-         "language": [v.language for v in values], "probability": [v.language_probability for v in values],
-         "source": [v.language_source for v in values], "duplicate_of": [v.duplicate_of for v in values],
-         "similarity": [v.similarity for v in values], "hashes": list(original_hashes),
-         "keys": Bigints(original_band_keys)},
+         **enrichment_columns(ids, enrichments), "hashes": list(original_hashes), "keys": Bigints(original_band_keys)},
     )  # fmt: skip
 
 

@@ -175,11 +175,7 @@ def queue(
     duplicates against what is published, and queue it for the sequencer. Returns which are copies."""
     if not batch:
         return []
-    _tag(conn, batch, topic_ids)
-    seen = articles.published_up_to(conn)  # before deciding: whatever is sequenced later has a higher cursor
-    finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
-    matches = finder.decide()
-    _index(conn, batch, matches)
+    seen, finder, matches = _tag_decide_and_index(conn, batch, topic_ids, s)
     hashes, keys = finder.originals(matches)
     publish_queue.queue_batch(conn, seen, {e.article_id: e.item_id for e in batch}, _enrichments(batch, matches),
                               originals=(hashes, keys))  # fmt: skip
@@ -195,11 +191,7 @@ def publish(
     again) and give each article its enrichment and cursor in one row update."""
     if not batch:
         return Published([], 0.0, 0.0)
-    _tag(conn, batch, topic_ids)
-    seen = articles.published_up_to(conn)  # before deciding: whatever commits later has a higher cursor
-    finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
-    matches = finder.decide()
-    _index(conn, batch, matches)
+    seen, finder, matches = _tag_decide_and_index(conn, batch, topic_ids, s)
     asked = time.perf_counter()
     articles.lock_publication(conn)
     locked = time.perf_counter()
@@ -211,7 +203,12 @@ def publish(
     return Published([m is not None for m in rechecked], locked - asked, time.perf_counter() - locked)
 
 
-def _tag(conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int]) -> None:
+def _tag_decide_and_index(
+    conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mapping[str, int], s: Settings
+) -> tuple[int, DuplicateFinder, list[DuplicateMatch | None]]:
+    """What both ways of publishing do first, without the lock: the batch's tags, its duplicate decisions
+    against what is published (and the cursor ``seen`` they were made at: whatever is published later has a
+    higher one), and its index entries. Returns the cursor, the finder (for its recheck) and the decisions."""
     tags = [
         article_topics.NewTag(entry.article_id, topic_ids[m.slug], m.score, m.matched_terms_json())
         for entry in batch
@@ -219,6 +216,11 @@ def _tag(conn: psycopg.Connection, batch: Sequence[ToPublish], topic_ids: Mappin
         if m.slug in topic_ids
     ]
     article_topics.replace_tags(conn, [entry.article_id for entry in batch], tags)
+    seen = articles.published_up_to(conn)
+    finder = DuplicateFinder(conn, [(e.article_id, e.enriched.fingerprint) for e in batch], s.dedup_threshold)
+    matches = finder.decide()
+    _index(conn, batch, matches)
+    return seen, finder, matches
 
 
 def _enrichments(
