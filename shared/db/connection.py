@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,31 @@ def transaction(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection inside one transaction, committed on success and closed afterwards."""
     with connect(database_url) as conn, conn.transaction():
         yield conn
+
+
+@contextmanager
+def one_round_trip(conn: psycopg.Connection) -> Iterator[None]:
+    """The block's statements reach the server together (a pipeline): one round trip, unless a result is read
+    inside the block (a cursor's result can be read after it). On failure the session is rolled back."""
+    try:
+        with conn.pipeline():
+            yield
+    except BaseException:
+        # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot roll
+        # back: the original error is the one to report, and the pool discards or resets the connection.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+        raise
+
+
+@contextmanager
+def begun_and_committed(conn: psycopg.Connection) -> Iterator[None]:
+    """A transaction inside ``one_round_trip`` on an idle autocommit connection: BEGIN and COMMIT sent by hand,
+    since psycopg's ``transaction()`` inside a pipeline waits for the server before COMMIT. An exception skips
+    the COMMIT; ``one_round_trip`` then rolls back."""
+    conn.execute("BEGIN")
+    yield
+    conn.execute("COMMIT")
 
 
 def _yoyo_url(database_url: str) -> str:

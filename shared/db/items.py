@@ -110,15 +110,27 @@ def advance_many(
 ) -> list[int]:
     """Move items to their next state in one statement; returns the ids that moved (another delivery had
     already moved the others)."""
-    rows = conn.execute(
+    return moved_ids(advancing(conn, item_ids, from_state, to_state, sweep_at))
+
+
+def advancing(
+    conn: psycopg.Connection, item_ids: Sequence[int], from_state: ItemState, to_state: ItemState, sweep_at: datetime
+) -> psycopg.Cursor:
+    """``advance_many``'s statement, sent without waiting for its result: read it with ``moved_ids`` (inside a
+    pipeline, after the pipeline has sent it, so that the statement does not cost a round trip of its own)."""
+    return conn.execute(
         """
         UPDATE items SET state = %s, attempts = 0, outcome = 'ok', last_error = NULL,
                          sweep_at = %s, retry_at = NULL, state_changed_at = now()
         WHERE id = ANY(%s) AND state = %s RETURNING id
         """,
         (to_state.value, sweep_at, sorted(item_ids), from_state.value),
-    ).fetchall()
-    return [int(row[0]) for row in rows]
+    )
+
+
+def moved_ids(advanced: psycopg.Cursor) -> list[int]:
+    """The ids an ``advancing`` statement moved."""
+    return [int(row[0]) for row in advanced.fetchall()]
 
 
 def advance(

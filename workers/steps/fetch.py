@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from shared.db import items, pages
+from shared.db.connection import begun_and_committed, one_round_trip
 from shared.db.items import ItemState
 from shared.errors import Outcome, PermanentError, TransientError
 from shared.http_client import FetchResult
@@ -79,12 +80,13 @@ def fetch_one(
         log.exception("fetch failed unexpectedly", extra={"item_id": item.id})
         unexpected = TransientError(Outcome.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         return defer_transient(conn, item, unexpected, s, now)
-    with conn.transaction():
+    # The page and the move in one transaction and one round trip: the move's result is read after COMMIT.
+    with one_round_trip(conn), begun_and_committed(conn):
         pages.save_page(conn, item.id, final_url=result.url, status=result.status,
                         content_type=result.headers.get("content-type"), body=result.body)  # fmt: skip
-        moved = items.advance(conn, item.id, ItemState.DISCOVERED, ItemState.FETCHED,
-                              now + timedelta(seconds=s.stuck_after))  # fmt: skip
-    return Next([item.id]) if moved else Next(outcome="skipped")
+        moving = items.advancing(conn, [item.id], ItemState.DISCOVERED, ItemState.FETCHED,
+                                 now + timedelta(seconds=s.stuck_after))  # fmt: skip
+    return Next([item.id]) if items.moved_ids(moving) else Next(outcome="skipped")
 
 
 class Refusals:

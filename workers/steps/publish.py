@@ -23,7 +23,6 @@ its commit and the sequencer leaves its batch queued for the next publisher or t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +33,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from shared.db import article_topics, articles, dedup_index, items, publish_queue
+from shared.db.connection import begun_and_committed, one_round_trip
 from shared.db.items import ItemState
 from shared.metrics import PUBLISH_LOCK_SECONDS, PUBLISH_RETRIES
 from shared.settings import Settings
@@ -139,24 +139,14 @@ def _queue_and_sequence(
     s: Settings,
     sweep_at: datetime,
 ) -> tuple[Sequence[ToPublish], list[bool], publish_queue.Sequenced | None]:
-    """Step one's transaction, then the sequencer (None for an empty batch). BEGIN and COMMIT by hand in one
-    pipeline: what nobody waits for (tag and index writes, the queue row, COMMIT, the sequencer's statement
-    after it) reaches the server together, one round trip a batch fewer, and the sequencer still runs in a
-    transaction of its own after the commit. (psycopg's transaction() inside a pipeline would sync before
-    COMMIT.)"""
-    try:
-        with conn.pipeline():
-            conn.execute("BEGIN")
+    """Step one's transaction, then the sequencer (None for an empty batch), sent together: what nobody waits
+    for (tag and index writes, the queue row, COMMIT, the sequencer's statement after it) reaches the server in
+    one round trip, and the sequencer still runs in a transaction of its own after the commit."""
+    with one_round_trip(conn):
+        with begun_and_committed(conn):
             batch = write()
             flags = queue(conn, batch, topic_ids, s)
-            conn.execute("COMMIT")
-            sequenced = publish_queue.sequence(conn, sweep_at, [e.item_id for e in batch]) if batch else None
-    except BaseException:
-        # After a failed pipeline the session stays in the aborted transaction. A broken connection cannot
-        # roll back: the original error is the one to report, and the pool discards or resets the connection.
-        with contextlib.suppress(psycopg.Error):
-            conn.rollback()
-        raise
+        sequenced = publish_queue.sequence(conn, sweep_at, [e.item_id for e in batch]) if batch else None
     return batch, flags, sequenced
 
 
