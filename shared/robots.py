@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,10 @@ _RULES, _UNREACHABLE = b"R", b"U"
 # Parsed rules kept per process, most recently used first out last: a fleet reading thousands of sites must
 # not keep every site's parser for the life of a threaded worker (which is never recycled).
 MAX_PARSED_ORIGINS = 1_000
+# Seconds a process answers from its parsed rules without asking Redis again: an article fetch no longer costs a
+# Redis round trip and a hash of the whole robots.txt, and a robots.txt that changed is seen this much later
+# (RFC 9309's 24 hours of caching included). "Unreachable" answers are always read from Redis (their wait runs).
+LOCAL_TTL = 60.0
 
 
 class RobotsCache:
@@ -48,6 +53,7 @@ class RobotsCache:
         *,
         gate: HostGate | None = None,
         max_delay: float = CEILING,
+        local_ttl: float = LOCAL_TTL,
     ) -> None:
         self.redis = redis
         self.max_parsed = max_parsed
@@ -61,8 +67,10 @@ class RobotsCache:
         # Match groups on the product token only: a full User-Agent carries URLs and comments that
         # could match unrelated groups (RFC 9309 §2.2.1).
         self.agent = policy.user_agent.split("/", 1)[0].split()[0] if policy.user_agent.strip() else "*"
-        # origin -> (digest, parser): skip re-parsing; shared by the IO worker's threads
-        self._parsed: OrderedDict[str, tuple[bytes, Protego]] = OrderedDict()
+        self.local_ttl = local_ttl
+        # origin -> (digest, parser, time.monotonic() of the Redis read): skip re-parsing, and within local_ttl
+        # the read itself; shared by the IO worker's threads
+        self._parsed: OrderedDict[str, tuple[bytes, Protego, float]] = OrderedDict()
         self._parsed_lock = threading.Lock()
 
     def allowed(self, url: str) -> bool:
@@ -70,6 +78,8 @@ class RobotsCache:
         origin = _origin(url)
         if urlsplit(url).path == "/robots.txt":
             return True  # RFC 9309 §2.2.2: robots.txt itself is always allowed
+        if (recent := self._recent(origin)) is not None:
+            return recent.can_fetch(url, self.agent)
         key = KEY_PREFIX + origin
         entry = self.redis.get(key)
         if entry is None:
@@ -103,16 +113,24 @@ class RobotsCache:
         # 304 cannot happen (no validators sent); any 2xx body is the rules, however it is labelled.
         return _RULES + b"\n" + result.body, self.ttl
 
+    def _recent(self, origin: str) -> Protego | None:
+        """The parsed rules of ``origin`` if read from Redis less than ``local_ttl`` seconds ago."""
+        with self._parsed_lock:
+            cached = self._parsed.get(origin)
+        return cached[1] if cached is not None and time.monotonic() - cached[2] < self.local_ttl else None
+
     def _parser(self, origin: str, body: bytes) -> Protego:
         digest = hashlib.sha256(body).digest()
+        now = time.monotonic()
         with self._parsed_lock:
             cached = self._parsed.get(origin)
             if cached is not None and cached[0] == digest:
+                self._parsed[origin] = (digest, cached[1], now)
                 self._parsed.move_to_end(origin)
                 return cached[1]
         parser = Protego.parse(body.decode("utf-8", errors="replace"))  # RFC 9309 §2.3: UTF-8
         with self._parsed_lock:
-            self._parsed[origin] = (digest, parser)
+            self._parsed[origin] = (digest, parser, now)
             self._parsed.move_to_end(origin)
             while len(self._parsed) > self.max_parsed:
                 self._parsed.popitem(last=False)

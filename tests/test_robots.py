@@ -142,3 +142,28 @@ def test_parsed_rules_are_kept_for_a_bounded_number_of_origins(client: redis.Red
     assert not robots.allowed(f"{origins[0]}/private/y")  # evicted, parsed again, same answer
     assert robots.allowed(f"{origins[0]}/news/1")
     assert robots.parsed_origins() == 2
+
+
+def test_a_process_answers_from_its_parsed_rules_for_a_minute(client: redis.Redis, site: LocalSite) -> None:
+    site.add("/robots.txt", Response(RULES))
+    robots = RobotsCache(client, POLICY)
+    assert not robots.allowed(site.url("/private/x"))
+    client.delete(KEY_PREFIX + site.base)  # as if it expired: the process does not ask Redis within LOCAL_TTL
+    assert not robots.allowed(site.url("/private/y"))
+    assert robots.allowed(site.url("/news/2"))
+    assert site.hits("/robots.txt") == 1
+    assert client.get(KEY_PREFIX + site.base) is None
+    asking = RobotsCache(client, POLICY, local_ttl=0)  # without the local answer: Redis, then the site again
+    assert not asking.allowed(site.url("/private/z"))
+    assert site.hits("/robots.txt") == 2
+
+
+def test_an_unreachable_answer_is_not_kept_locally(client: redis.Redis, site: LocalSite) -> None:
+    site.add("/robots.txt", Response(RULES))
+    robots = RobotsCache(client, POLICY)
+    client.set(KEY_PREFIX + site.base, b"U\nserver_error\nHTTP 503", ex=600)  # another worker's answer
+    with pytest.raises(TransientError):
+        robots.allowed(site.url("/news/1"))
+    client.delete(KEY_PREFIX + site.base)
+    assert robots.allowed(site.url("/news/1"))  # read from Redis again (now gone), so fetched anew
+    assert site.hits("/robots.txt") == 1
