@@ -48,8 +48,12 @@ def _machine() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profile_to: Path | None) -> dict[str, Any]:
-    """Raw extraction, the fleet and the peers against one served site, one after the other."""
+def ingest_and_peers(
+    pages: int, parts: set[str], news_please: str | None, profile_to: Path | None, rounds: int = 1
+) -> dict[str, Any]:
+    """Raw extraction, the fleet and the peers against one served site, one after the other; with ``rounds``
+    above 1 the fleet and the bound after it are run again, each round's ratio taken against the bound on its
+    two sides (``rounds`` in the result; the first round is the one reported in full)."""
     site = article_site(pages)
     feed_urls: list[str] = []
     out: dict[str, Any] = {}
@@ -68,6 +72,11 @@ def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profi
             if fleet := out["ingest"].get("cpu_ms_per_article"):
                 own = out["stages"]["cpu_ms_per_article"] + out["stages"].get("postgres_cpu_ms_per_article", 0.0)
                 out["ingest"]["share_outside_stages"] = max(0.0, 1 - own / fleet)
+            out["rounds"] = [_round(out["ingest"], before, after)]
+            for _ in range(rounds - 1):
+                before, again = after, run_pipeline(site, feed_urls, site_pid)
+                after = raw_extraction(site)
+                out["rounds"].append(_round(again, before, after))
         else:
             out["raw"] = {**before, "runs": [before]}
         if "peers" in parts:
@@ -78,6 +87,16 @@ def ingest_and_peers(pages: int, parts: set[str], news_please: str | None, profi
             ]
     out["load_average_after"] = os.getloadavg()
     return out
+
+
+def _round(ingest: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One fleet run against the faster of the bounds measured just before and just after it."""
+    bound = max(before["articles_per_s"], after["articles_per_s"])
+    return {
+        "articles_per_s": ingest["articles_per_s"], "bound": bound,
+        "ratio_to_raw": ingest["articles_per_s"] / bound if bound else 0.0,
+        "cpu_ms_per_article": ingest.get("cpu_ms_per_article", 0.0), "published": ingest.get("published", 0),
+    }  # fmt: skip
 
 
 def memory_run(pages: int) -> dict[str, Any]:
@@ -99,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--news-please-python", default=os.environ.get("NEWSMILL_BENCH_NEWS_PLEASE_PYTHON"),
                         help="a Python with news-please installed (its own virtualenv)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="py-spy the CPU worker during the ingest run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="ingest: run the fleet this many times, each between two bounds")  # fmt: skip
     parser.add_argument("--json", type=Path, dest="json_out", help="where to write the results")
     args = parser.parse_args(argv)
     # Smoke runs skip the memory part unless asked: it is the ingest run again, longer.
@@ -112,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_out.parent.mkdir(parents=True, exist_ok=True)
     profile_to = json_out.with_suffix(".pyspy.txt") if args.profile else None
     runs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("ingest", lambda: ingest_and_peers(args.pages, parts, args.news_please_python, profile_to)),
+        ("ingest", lambda: ingest_and_peers(args.pages, parts, args.news_please_python, profile_to, args.rounds)),
         ("polling", lambda: {"polling": run_polling(args.feeds)}),
         ("serving", lambda: {"serving": run_feed_serving(args.connections, args.serve_seconds,
                                                           pages=12 if args.smoke else 200)}),

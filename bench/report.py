@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 
@@ -35,6 +36,13 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         lat = ingest.get("latency_seconds", {})
         lines.append("    p50 s between stages (queue wait + task): "
                      + ", ".join(f"{k} {v['p50']:.2f}" for k, v in lat.items()))  # fmt: skip
+    if len(rounds := r.get("rounds", [])) > 1:
+        ratios = sorted(one["ratio_to_raw"] for one in rounds)
+        lines.append(f"    {len(rounds)} rounds, each fleet run against the bound on its two sides: ratios "
+                     + " ".join(_f(one["ratio_to_raw"], 2) for one in rounds)
+                     + f", median {_f(statistics.median(ratios), 2)}; fleet "
+                     + " ".join(_f(one["articles_per_s"]) for one in rounds) + " articles/s, bound "
+                     + " ".join(_f(one["bound"]) for one in rounds))  # fmt: skip
     if stages := r.get("stages"):
         each = ", ".join(f"{stage} {ms:.1f}" for stage, ms in stages["cpu_ms"].items())
         lines.append(f"    each stage alone, one process, no Celery: {_f(stages['cpu_ms_per_article'])} ms CPU"

@@ -43,6 +43,7 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     assert ingest["items_by_state"] == {"published": 12}
     assert ingest["ratio_to_raw"] > 0
     assert ingest["cpu_ms_per_article"] > 0
+    assert [one["ratio_to_raw"] for one in r["rounds"]] == [ingest["ratio_to_raw"]]  # --rounds 1: this run
 
     stages = r["stages"]  # the same pages through the same steps, in one process
     assert stages["feeds"] == 1
@@ -74,3 +75,18 @@ def test_bench_smoke_runs_every_part(tmp_path: Path) -> None:
     # Through the caching proxy we ship (nginx, installed by `make services` like the test of its config).
     assert serving["proxy_plain"]["requests"] > 0
     assert serving["proxy_if_none_match"]["requests"] > 0
+
+
+def test_rounds_are_each_taken_against_the_bound_on_their_two_sides() -> None:
+    from bench.__main__ import _round  # noqa: PLC0415 - the suite's entry module, imported for its helper
+    from bench.report import _ingest_lines  # noqa: PLC0415
+
+    rounds = [
+        _round({"articles_per_s": 40.0}, {"articles_per_s": 50.0}, {"articles_per_s": 80.0}),
+        _round({"articles_per_s": 45.0}, {"articles_per_s": 80.0}, {"articles_per_s": 60.0}),
+        _round({"articles_per_s": 54.0}, {"articles_per_s": 60.0}, {"articles_per_s": 50.0}),
+    ]
+    assert [one["bound"] for one in rounds] == [80.0, 80.0, 60.0]
+    assert [round(one["ratio_to_raw"], 4) for one in rounds] == [0.5, 0.5625, 0.9]
+    printed = "\n".join(_ingest_lines({"rounds": rounds}))
+    assert "3 rounds, each fleet run against the bound on its two sides: ratios 0.50 0.56 0.90, median 0.56" in printed
