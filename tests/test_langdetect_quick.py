@@ -101,3 +101,37 @@ def test_all_trials_run_unless_the_first_ones_agree_and_then_the_language_is_lan
 def test_both_paths_are_taken_by_the_texts_above() -> None:
     runs = {_trials_run(_pair("latin", text)[1]) for text in _LATIN}
     assert runs == {AGREEING_TRIALS, 7}
+
+
+def _langdetects_trial(detector: Detector, ngrams: list[str]) -> tuple[list[float], bool]:
+    """One trial as langdetect's ``_detect_block`` runs it, with its own ``_update_lang_prob`` and
+    ``_normalize_prob`` (the loop's body copied, its methods called)."""
+    prob = detector._init_probability()
+    alpha = detector.alpha + detector.random.gauss(0.0, 1.0) * detector.ALPHA_WIDTH
+    i = 0
+    while True:
+        detector._update_lang_prob(prob, detector.random.choice(ngrams), alpha)
+        if i % 5 == 0:
+            if detector._normalize_prob(prob) > detector.CONV_THRESHOLD:
+                return prob, True
+            if i >= detector.ITERATION_LIMIT:
+                return prob, False
+        i += 1
+
+
+_BY_SCRIPT = [
+    *(("latin", t) for t in _LATIN),
+    *((language._LANGUAGE_SCRIPT[lang], t) for lang, t in sorted(PARAGRAPHS.items())
+      if language._LANGUAGE_SCRIPT.get(lang) in ("cyrillic", "arabic")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("script", "text"), _BY_SCRIPT)
+def test_every_trial_is_langdetects_to_the_last_bit(script: str, text: str) -> None:
+    theirs, ours = _pair(script, text)
+    ours.cleaning_text()
+    ngrams = ours._extract_ngrams()
+    ours.random.seed(ours.seed)
+    theirs.random.seed(theirs.seed)
+    for _ in range(7):
+        assert ours._trial(ngrams) == _langdetects_trial(theirs, ngrams)

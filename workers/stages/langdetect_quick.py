@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+import numpy as np
 from langdetect.detector import Detector
 from langdetect.detector_factory import DetectorFactory
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
@@ -41,9 +42,15 @@ class QuickDetector(Detector):
 
     text: str
 
-    def __init__(self, factory: DetectorFactory, words: dict[tuple[str, bool], tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        factory: DetectorFactory,
+        words: dict[tuple[str, bool], tuple[str, ...]],
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> None:
         super().__init__(factory)
         self._words = words
+        self._vectors = {} if vectors is None else vectors  # the factory's n-gram probabilities as arrays
 
     def append(self, text: str) -> None:
         text = self.URL_RE.sub(" ", text)
@@ -110,15 +117,29 @@ class QuickDetector(Detector):
                 return
 
     def _trial(self, ngrams: list[str]) -> tuple[list[float], bool]:
-        """One of langdetect's random walks; whether it converged (rather than ran out of iterations)."""
-        prob = self._init_probability()
+        """One of langdetect's random walks; whether it converged (rather than ran out of iterations).
+
+        langdetect's own arithmetic, to the bit, on arrays: each step multiplies every language's probability
+        by ``weight + p(n-gram | language)`` (elementwise, as its loop does); every fifth step divides them by
+        their sum, added left to right by Python's ``sum`` as langdetect's ``_normalize_prob`` does."""
+        prob = np.array(self._init_probability(), dtype=np.float64)
         alpha = self.alpha + self.random.gauss(0.0, 1.0) * self.ALPHA_WIDTH
+        weight = alpha / self.BASE_FREQ
+        choice, vector = self.random.choice, self._vector
         i = 0
         while True:
-            self._update_lang_prob(prob, self.random.choice(ngrams), alpha)
+            prob *= weight + vector(choice(ngrams))
             if i % 5 == 0:
-                if self._normalize_prob(prob) > self.CONV_THRESHOLD:
-                    return prob, True
+                prob /= sum(prob.tolist())
+                if prob.max() > self.CONV_THRESHOLD:
+                    return prob.tolist(), True
                 if i >= self.ITERATION_LIMIT:
-                    return prob, False
+                    return prob.tolist(), False
             i += 1
+
+    def _vector(self, gram: str) -> np.ndarray:
+        """The n-gram's probability in each language, as an array made once per factory."""
+        found = self._vectors.get(gram)
+        if found is None:
+            found = self._vectors[gram] = np.array(self.word_lang_prob_map[gram], dtype=np.float64)
+        return found

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
@@ -225,7 +226,7 @@ def _langdetect(script: str, text: str) -> dict[str, float]:
         text = text.lower()  # langdetect skips all-capital words as acronyms: a shouted headline has none left
     try:
         factory = _factory(script)
-        detector = QuickDetector(factory, _word_ngrams(script))
+        detector = QuickDetector(factory, _word_ngrams(script), _gram_vectors(script))
         detector.append(text)
         detector.get_probabilities()
         return dict(zip(factory.get_lang_list(), detector.langprob or (), strict=True))
@@ -256,4 +257,10 @@ def _factory(script: str) -> DetectorFactory:
 @functools.cache
 def _word_ngrams(script: str) -> dict[tuple[str, bool], tuple[str, ...]]:
     """This process's cache of each word's n-grams among the script's profiles (see langdetect_quick)."""
+    return {}
+
+
+@functools.cache
+def _gram_vectors(script: str) -> dict[str, np.ndarray]:
+    """This process's cache of the script's n-gram probabilities as arrays (see langdetect_quick)."""
     return {}
