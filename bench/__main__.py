@@ -67,12 +67,11 @@ def ingest_and_peers(
             # of the fleet and the faster of the two is the one the ratio is taken against.
             after = raw_extraction(site)
             out["raw"] = {**max(before, after, key=lambda r: r["articles_per_s"]), "runs": [before, after]}
-            bound = out["raw"]["articles_per_s"]
-            out["ingest"]["ratio_to_raw"] = out["ingest"]["articles_per_s"] / bound if bound else 0.0
+            out["rounds"] = [_round(out["ingest"], before, after)]
+            out["ingest"]["ratio_to_raw"] = out["rounds"][0]["ratio_to_raw"]
             if fleet := out["ingest"].get("cpu_ms_per_article"):
                 own = out["stages"]["cpu_ms_per_article"] + out["stages"].get("postgres_cpu_ms_per_article", 0.0)
                 out["ingest"]["share_outside_stages"] = max(0.0, 1 - own / fleet)
-            out["rounds"] = [_round(out["ingest"], before, after)]
             for _ in range(rounds - 1):
                 before, again = after, run_pipeline(site, feed_urls, site_pid)
                 after = raw_extraction(site)

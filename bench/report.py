@@ -37,10 +37,10 @@ def _ingest_lines(r: dict[str, Any]) -> list[str]:
         lines.append("    p50 s between stages (queue wait + task): "
                      + ", ".join(f"{k} {v['p50']:.2f}" for k, v in lat.items()))  # fmt: skip
     if len(rounds := r.get("rounds", [])) > 1:
-        ratios = sorted(one["ratio_to_raw"] for one in rounds)
+        median = statistics.median(one["ratio_to_raw"] for one in rounds)
         lines.append(f"    {len(rounds)} rounds, each fleet run against the bound on its two sides: ratios "
                      + " ".join(_f(one["ratio_to_raw"], 2) for one in rounds)
-                     + f", median {_f(statistics.median(ratios), 2)}; fleet "
+                     + f", median {_f(median, 2)}; fleet "
                      + " ".join(_f(one["articles_per_s"]) for one in rounds) + " articles/s, bound "
                      + " ".join(_f(one["bound"]) for one in rounds))  # fmt: skip
     if stages := r.get("stages"):
